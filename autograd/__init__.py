@@ -1,0 +1,44 @@
+"""chainrule's autograd: a scalar reverse-mode automatic differentiation engine.
+
+Not HIPS autograd: this package is installed as ``chainrule`` and imported as
+``autograd``.  ``autograd.__chainrule__`` is True to tell the two apart.
+"""
+
+from .engine import (
+    OPS,
+    DomainError,
+    Op,
+    Value,
+    absolute,
+    cos,
+    current_scope,
+    dot,
+    enable_grad,
+    exp,
+    is_grad_enabled,
+    leaky_relu,
+    lift,
+    log,
+    no_grad,
+    primitive,
+    relu,
+    scope,
+    sigmoid,
+    sin,
+    softplus,
+    sqrt,
+    sum_values,
+    tanh,
+)
+from .graph import count_nodes, edges, grad, hessian, leaves, topological_order
+
+__version__ = "0.1.0"
+__chainrule__ = True
+
+__all__ = [
+    "Value", "Op", "OPS", "DomainError", "primitive", "no_grad", "enable_grad",
+    "is_grad_enabled", "scope", "current_scope", "lift", "grad", "hessian",
+    "topological_order", "edges", "leaves", "count_nodes",
+    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "sin", "cos",
+    "absolute", "dot", "sum_values", "__version__",
+]

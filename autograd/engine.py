@@ -1,0 +1,820 @@
+"""The engine: a scalar `Value` that records every operation into a graph.
+
+Each operation is an `Op` in one table, `OPS`: its forward rule on floats and its
+local derivatives, side by side.  A derivative rule is written with ordinary
+arithmetic and the dispatching functions of this module (`exp`, `log`, `cos`, ...),
+so the same rule runs on floats during `backward()` and on `Value`s when
+`grad(..., create_graph=True)` builds a graph of the derivative itself.
+
+Design choices that make the engine fast and safe on big graphs:
+
+* `Value` uses `__slots__` and holds its one or two parents in two slots, with no
+  container per node (an n-ary node keeps one tuple); the local derivative lives
+  in the shared `Op`, not in a closure per node.  So a node is one object for the
+  garbage collector to track, has no reference cycle, and a dropped graph is freed
+  by reference counting alone.
+* Every walk over the graph is iterative (see `autograd.graph`), so a chain of a
+  million operations needs no recursion.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Union
+
+__all__ = [
+    "Value", "Op", "OPS", "DomainError", "primitive", "no_grad", "enable_grad",
+    "is_grad_enabled", "scope", "current_scope", "lift",
+    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
+    "sin", "cos", "absolute", "dot",
+]
+
+Number = Union[int, float]
+Scalar = Union["Value", int, float]
+
+
+class DomainError(ValueError, ArithmeticError):
+    """An operation was applied outside its domain (log(0), x / 0, sqrt(-1), overflow...)."""
+
+
+# --------------------------------------------------------------------------------------
+# Thread-local state: gradient recording on/off and the naming scope for new Values.
+# --------------------------------------------------------------------------------------
+
+class _State(threading.local):
+    def __init__(self) -> None:
+        self.enabled = True
+        self.scope = ""
+
+
+_state = _State()
+
+
+def is_grad_enabled() -> bool:
+    """True when operations record their inputs into the graph (the default)."""
+    return _state.enabled
+
+
+class _GradMode:
+    """Context manager and decorator that switches recording off (or on) in this thread."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._target = enabled
+        self._saved: list[bool] = []
+
+    def __enter__(self) -> None:
+        self._saved.append(_state.enabled)
+        _state.enabled = self._target
+
+    def __exit__(self, *exc: object) -> None:
+        _state.enabled = self._saved.pop()
+
+    def __call__(self, func: Callable) -> Callable:
+        import functools
+
+        target = self._target
+
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with _GradMode(target):
+                return func(*args, **kwargs)
+
+        return wrapper
+
+
+def no_grad() -> _GradMode:
+    """Stop recording: results of operations are new leaves with no parents.
+
+    Use as ``with no_grad(): ...`` or as a decorator ``@no_grad()``.  The switch is
+    per thread, so one thread's optimizer step does not affect another's forward pass.
+    """
+    return _GradMode(False)
+
+
+def enable_grad() -> _GradMode:
+    """Switch recording back on inside a `no_grad` block."""
+    return _GradMode(True)
+
+
+@contextmanager
+def scope(name: str) -> Iterator[str]:
+    """Tag every Value created inside the block with a dotted scope name.
+
+    Scopes nest: ``with scope('layers.0'): with scope('neurons.1'): ...`` tags values
+    ``'layers.0.neurons.1'``.  `nn` uses this so that drawings can group a network's
+    nodes by layer and neuron without `autograd` knowing about `nn`.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"scope: name must be a non-empty string, got {name!r}")
+    saved = _state.scope
+    _state.scope = f"{saved}.{name}" if saved else name
+    try:
+        yield _state.scope
+    finally:
+        _state.scope = saved
+
+
+def current_scope() -> str:
+    """The dotted scope name new Values are tagged with ('' outside any scope)."""
+    return _state.scope
+
+
+# --------------------------------------------------------------------------------------
+# Turning user numbers into floats.
+# --------------------------------------------------------------------------------------
+
+def _as_float(x: object, where: str) -> float:
+    """Convert a real number (int, bool, float, NumPy scalar) to a Python float."""
+    if type(x) is float:
+        return x
+    if type(x) is int:
+        return float(x)
+    if isinstance(x, (numbers.Real, bool)) or (
+        type(x).__module__ == "numpy" and getattr(x, "ndim", None) == 0
+        and getattr(x, "dtype", None) is not None and x.dtype.kind in "biuf"
+    ):
+        return float(x)  # type: ignore[arg-type]
+    raise TypeError(
+        f"{where}: expected a real number (int, float, bool or NumPy scalar), "
+        f"got {type(x).__name__} {x!r:.60}"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The operation table.
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Op:
+    """One primitive operation: its forward rule and its local derivatives.
+
+    ``forward(*inputs[, param])`` works on floats and returns a float.
+    ``derivative(*inputs, out[, param])`` returns one local derivative d out / d input
+    per input; it must only use arithmetic and this module's functions, so that it works
+    both on floats and on Values (for higher-order derivatives).
+    ``check(*inputs[, param])`` raises `DomainError` before anything is recorded.
+    """
+
+    name: str
+    forward: Callable[..., float]
+    derivative: Callable[..., Sequence[Any]]
+    formula: str = ""
+    arity: int = 1  # 1 or 2 inputs, or -1 for any number (kept as one tuple)
+    has_param: bool = False
+    check: Callable[..., None] | None = field(default=None, compare=False)
+    method: str = ""  # how to call it on a Value, for the docs and the expression parser
+
+
+OPS: dict[str, Op] = {}
+
+
+def _register(op: Op) -> Op:
+    if op.name in OPS:
+        raise ValueError(f"primitive: an operation named {op.name!r} already exists")
+    OPS[op.name] = op
+    return op
+
+
+def _fail(opname: str, message: str) -> DomainError:
+    return DomainError(f"{opname}: {message}")
+
+
+def _fmt(x: float) -> str:
+    return repr(x)
+
+
+# Domain checks.  Each raises before the node exists, naming the operation and operands.
+
+def _check_div(a: float, b: float) -> None:
+    if b == 0.0:
+        raise _fail("/", f"division by zero in {_fmt(a)} / {_fmt(b)}")
+
+
+def _check_log(x: float) -> None:
+    if not x > 0.0:
+        raise _fail("log", f"argument must be > 0, got log({_fmt(x)})")
+
+
+def _check_sqrt(x: float) -> None:
+    if x < 0.0:
+        raise _fail("sqrt", f"argument must be >= 0, got sqrt({_fmt(x)})")
+
+
+def _check_power(opname: str, base: float, exponent: float) -> None:
+    if base == 0.0 and exponent < 0.0:
+        raise _fail(opname, f"zero cannot be raised to a negative power: "
+                            f"{_fmt(base)} ** {_fmt(exponent)}")
+    if base < 0.0 and not float(exponent).is_integer():
+        raise _fail(opname, f"a negative base needs an integer exponent (the result would be "
+                            f"complex): {_fmt(base)} ** {_fmt(exponent)}")
+
+
+def _check_pow_const(x: float, n: float) -> None:
+    _check_power("**", x, n)
+
+
+def _check_pow(a: float, b: float) -> None:
+    _check_power("pow", a, b)
+
+
+def _pow_forward(opname: str, base: float, exponent: float) -> float:
+    try:
+        return base ** exponent
+    except OverflowError:
+        raise _fail(opname, f"result overflows a float: {_fmt(base)} ** {_fmt(exponent)}") from None
+
+
+def _exp_forward(x: float) -> float:
+    try:
+        return math.exp(x)
+    except OverflowError:
+        raise _fail("exp", f"result overflows a float: exp({_fmt(x)})") from None
+
+
+def _sigmoid_forward(x: float) -> float:
+    # Two branches so that exp never overflows: sigmoid(-1000) is 0.0, not an error.
+    if x >= 0.0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+def _softplus_forward(x: float) -> float:
+    # log(1 + e^x) = max(x, 0) + log1p(e^-|x|): finite for any finite x.
+    return max(x, 0.0) + math.log1p(math.exp(-abs(x)))
+
+
+def _data(x: Any) -> float:
+    return x.data if isinstance(x, Value) else x
+
+
+def _step(x: Any) -> float:
+    """1.0 where x > 0, else 0.0 (relu's slope; a constant, so its derivative is zero)."""
+    return 1.0 if _data(x) > 0.0 else 0.0
+
+
+def _power_slope(x: Any, n: float) -> Any:
+    """d/dx x**n = n * x**(n-1); infinite where x is 0 and n < 1 (sqrt's slope at 0)."""
+    if n == 0.0:
+        return 0.0
+    if _data(x) == 0.0 and n < 1.0:
+        return math.inf
+    return n * x ** (n - 1.0)
+
+
+def _log_base_slope(a: Any, out: Any) -> Any:
+    """d/db a**b = a**b * log(a) for a > 0; 0 at a == 0 (b > 0); undefined (nan) for a < 0."""
+    a_data = _data(a)
+    if a_data > 0.0:
+        return out * log(a)
+    return 0.0 if a_data == 0.0 else math.nan
+
+
+def _sqrt_slope(out: Any) -> Any:
+    return math.inf if _data(out) == 0.0 else 0.5 / out
+
+
+def _dot_forward(*args: float) -> float:
+    n = (len(args) - 1) // 2
+    return math.fsum(args[i] * args[n + i] for i in range(n)) + args[-1]
+
+
+def _dot_derivative(*args: Any) -> tuple:
+    # args = w_1..w_n, x_1..x_n, b, out:  d/dw_i = x_i,  d/dx_i = w_i,  d/db = 1
+    n = (len(args) - 2) // 2
+    return (*args[n:2 * n], *args[:n], 1.0)
+
+
+ADD = _register(Op("+", lambda a, b: a + b, lambda a, b, out: (1.0, 1.0),
+                   "d/da = 1, d/db = 1", 2, method="a + b"))
+SUB = _register(Op("-", lambda a, b: a - b, lambda a, b, out: (1.0, -1.0),
+                   "d/da = 1, d/db = -1", 2, method="a - b"))
+MUL = _register(Op("*", lambda a, b: a * b, lambda a, b, out: (b, a),
+                   "d/da = b, d/db = a", 2, method="a * b"))
+DIV = _register(Op("/", lambda a, b: a / b, lambda a, b, out: (1.0 / b, -out / b),
+                   "d/da = 1/b, d/db = -a/b^2", 2, check=_check_div, method="a / b"))
+NEG = _register(Op("neg", lambda x: -x, lambda x, out: (-1.0,),
+                   "d/dx = -1", method="-x"))
+POW_CONST = _register(Op("**", lambda x, n: _pow_forward("**", x, n),
+                         lambda x, out, n: (_power_slope(x, n),),
+                         "d/dx = n x^(n-1)   (n a number)", has_param=True,
+                         check=_check_pow_const, method="x ** n"))
+POW = _register(Op("pow", lambda a, b: _pow_forward("pow", a, b),
+                   lambda a, b, out: (_power_slope(a, _data(b)) if not isinstance(b, Value)
+                                      else b * a ** (b - 1.0), _log_base_slope(a, out)),
+                   "d/da = b a^(b-1), d/db = a^b log(a)", 2, check=_check_pow,
+                   method="a ** b"))
+EXP = _register(Op("exp", _exp_forward, lambda x, out: (out,), "d/dx = exp(x)",
+                   method="x.exp()"))
+LOG = _register(Op("log", math.log, lambda x, out: (1.0 / x,), "d/dx = 1/x",
+                   check=_check_log, method="x.log()"))
+SQRT = _register(Op("sqrt", math.sqrt, lambda x, out: (_sqrt_slope(out),),
+                    "d/dx = 1 / (2 sqrt(x))", check=_check_sqrt, method="x.sqrt()"))
+TANH = _register(Op("tanh", math.tanh, lambda x, out: (1.0 - out * out,),
+                    "d/dx = 1 - tanh(x)^2", method="x.tanh()"))
+SIGMOID = _register(Op("sigmoid", _sigmoid_forward, lambda x, out: (out * (1.0 - out),),
+                       "d/dx = s(x) (1 - s(x))", method="x.sigmoid()"))
+RELU = _register(Op("relu", lambda x: x if x > 0.0 else 0.0, lambda x, out: (_step(x),),
+                    "d/dx = 1 if x > 0 else 0", method="x.relu()"))
+LEAKY_RELU = _register(Op("leaky_relu", lambda x, alpha: x if x > 0.0 else alpha * x,
+                          lambda x, out, alpha: (1.0 if _data(x) > 0.0 else alpha,),
+                          "d/dx = 1 if x > 0 else alpha", has_param=True,
+                          method="x.leaky_relu(alpha)"))
+SOFTPLUS = _register(Op("softplus", _softplus_forward, lambda x, out: (sigmoid(x),),
+                        "d/dx = sigmoid(x)", method="x.softplus()"))
+SIN = _register(Op("sin", math.sin, lambda x, out: (cos(x),), "d/dx = cos(x)",
+                   method="x.sin()"))
+COS = _register(Op("cos", math.cos, lambda x, out: (-sin(x),), "d/dx = -sin(x)",
+                   method="x.cos()"))
+ABS = _register(Op("abs", abs, lambda x, out: (1.0 if _data(x) > 0.0 else
+                                               (-1.0 if _data(x) < 0.0 else 0.0),),
+                   "d/dx = sign(x)  (0 at x = 0)", method="abs(x)"))
+SUM = _register(Op("sum", lambda *xs: math.fsum(xs), lambda *args: (1.0,) * (len(args) - 1),
+                   "d/dx_i = 1", -1, method="autograd.sum_values(xs)"))
+DOT = _register(Op("dot", _dot_forward, _dot_derivative,
+                   "w.x + b:  d/dw_i = x_i, d/dx_i = w_i, d/db = 1", -1,
+                   method="autograd.dot(w, x, b)"))
+
+
+# --------------------------------------------------------------------------------------
+# Value
+# --------------------------------------------------------------------------------------
+
+_EMPTY: tuple = ()
+
+
+class Value:
+    """A scalar that remembers how it was computed.
+
+    Attributes: ``data`` (float), ``grad`` (float, 0.0 until a backward pass), ``label``,
+    ``op`` (name of the producing operation, '' for leaves), ``parents`` (tuple of input
+    Values in argument order; ``a + a`` has two edges to ``a``) and ``scope`` (dotted name
+    of the `scope` it was created in).
+    """
+
+    # _a and _b are the parents of a unary or binary node; an n-ary node (arity -1)
+    # keeps its parents as a tuple in _a.  See the `parents` property.
+    __slots__ = ("data", "grad", "label", "_fn", "_a", "_b", "_param", "scope")
+    # NumPy's binary operators defer to ours, so `np.float64(2) * v` is a Value.
+    __array_ufunc__ = None
+
+    data: float
+    grad: float
+    label: str
+    scope: str
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        self.data = _as_float(data, "Value")
+        if not isinstance(label, str):
+            raise TypeError(f"Value: label must be a string, got {type(label).__name__}")
+        self.grad = 0.0
+        self.label = label
+        self._fn: Op | None = None
+        self._a: Any = None
+        self._b: Any = None
+        self._param: Any = None
+        self.scope = _state.scope
+
+    @property
+    def parents(self) -> tuple[Value, ...]:
+        """The input Values in argument order, repeats kept (``a + a`` gives ``(a, a)``)."""
+        fn = self._fn
+        if fn is None:
+            return _EMPTY
+        arity = fn.arity
+        if arity == 1:
+            return (self._a,)
+        if arity == 2:
+            return (self._a, self._b)
+        return self._a
+
+    # -- micrograd names ---------------------------------------------------------------
+    @property
+    def op(self) -> str:
+        """Name of the operation that produced this Value ('' for a leaf)."""
+        fn = self._fn
+        return "" if fn is None else fn.name
+
+    @property
+    def _op(self) -> str:
+        return self.op
+
+    @property
+    def _prev(self) -> set[Value]:
+        """micrograd's name for the set of distinct parents."""
+        return set(self.parents)
+
+    @property
+    def param(self) -> Any:
+        """The constant of an operation that has one (the n of ``x ** n``), else None."""
+        return self._param
+
+    @property
+    def is_leaf(self) -> bool:
+        return self._fn is None
+
+    def __repr__(self) -> str:
+        label = f", label={self.label!r}" if self.label else ""
+        op = f", op={self.op!r}" if self._fn is not None else ""
+        return f"Value(data={self.data!r}, grad={self.grad!r}{label}{op})"
+
+    # -- building nodes ----------------------------------------------------------------
+    @staticmethod
+    def _apply(op: Op, inputs: tuple[Value, ...], param: Any = None) -> Value:
+        """Run `op` forward on the inputs' data and record the node (unless no_grad)."""
+        if op.arity == 1 and not op.has_param and op.check is None:
+            # The common case (tanh, relu, exp, ...), without building argument tuples.
+            data = op.forward(inputs[0].data)
+            if type(data) is float:
+                return _unary(op, inputs[0], data)
+        if len(inputs) == 1:
+            args: tuple = (inputs[0].data,) if not op.has_param else (inputs[0].data, param)
+        elif op.has_param:
+            args = (*[v.data for v in inputs], param)
+        else:
+            args = tuple([v.data for v in inputs])
+        if op.check is not None:
+            op.check(*args)
+        data = op.forward(*args)
+        if type(data) is not float:
+            if isinstance(data, complex):  # a Value never silently holds a complex number
+                raise _fail(op.name, f"complex result for inputs {args!r}")
+            data = _as_float(data, op.name)
+        out = _new(Value)
+        out.data = data
+        out.grad = 0.0
+        out.label = ""
+        state = _state
+        if state.enabled:
+            out._fn = op
+            arity = op.arity
+            if arity == 1:
+                out._a = inputs[0]
+                out._b = None
+            elif arity == 2:
+                out._a, out._b = inputs
+            else:
+                out._a = inputs
+                out._b = None
+            out._param = param
+        else:
+            out._fn = out._a = out._b = out._param = None
+        out.scope = state.scope
+        return out
+
+    # -- arithmetic (forward rule: see the Op table above) ------------------------------
+    def __add__(self, other: Scalar) -> Value:
+        if type(other) is not Value:
+            other = _lift_or_none(other)
+            if other is None:
+                return NotImplemented
+        return _binary(ADD, self, other, self.data + other.data)
+
+    def __radd__(self, other: Scalar) -> Value:
+        o = _lift_or_none(other)
+        return NotImplemented if o is None else o + self
+
+    def __sub__(self, other: Scalar) -> Value:
+        if type(other) is not Value:
+            other = _lift_or_none(other)
+            if other is None:
+                return NotImplemented
+        return _binary(SUB, self, other, self.data - other.data)
+
+    def __rsub__(self, other: Scalar) -> Value:
+        o = _lift_or_none(other)
+        return NotImplemented if o is None else o - self
+
+    def __mul__(self, other: Scalar) -> Value:
+        if type(other) is not Value:
+            other = _lift_or_none(other)
+            if other is None:
+                return NotImplemented
+        return _binary(MUL, self, other, self.data * other.data)
+
+    def __rmul__(self, other: Scalar) -> Value:
+        o = _lift_or_none(other)
+        return NotImplemented if o is None else o * self
+
+    def __truediv__(self, other: Scalar) -> Value:
+        other = _lift_or_none(other)
+        if other is None:
+            return NotImplemented
+        return Value._apply(DIV, (self, other))
+
+    def __rtruediv__(self, other: Scalar) -> Value:
+        o = _lift_or_none(other)
+        return NotImplemented if o is None else o / self
+
+    def __neg__(self) -> Value:
+        return Value._apply(NEG, (self,))
+
+    def __pos__(self) -> Value:
+        return self
+
+    def __abs__(self) -> Value:
+        return Value._apply(ABS, (self,))
+
+    def __pow__(self, other: Scalar) -> Value:
+        if isinstance(other, Value):
+            return Value._apply(POW, (self, other))
+        if isinstance(other, (numbers.Real, bool)) or type(other).__module__ == "numpy":
+            return Value._apply(POW_CONST, (self,), _as_float(other, "**"))
+        return NotImplemented
+
+    def __rpow__(self, other: Scalar) -> Value:
+        o = _lift_or_none(other)
+        return NotImplemented if o is None else Value._apply(POW, (o, self))
+
+    # Comparisons look at data and return bool, so `if x > 0:` reads naturally.
+    # Equality stays identity, because Values are used as dictionary keys and set members.
+    def __lt__(self, other: Scalar) -> bool:
+        return self.data < _data_of(other, "<")
+
+    def __le__(self, other: Scalar) -> bool:
+        return self.data <= _data_of(other, "<=")
+
+    def __gt__(self, other: Scalar) -> bool:
+        return self.data > _data_of(other, ">")
+
+    def __ge__(self, other: Scalar) -> bool:
+        return self.data >= _data_of(other, ">=")
+
+    __hash__ = object.__hash__
+
+    def __float__(self) -> float:
+        return self.data
+
+    # -- functions -------------------------------------------------------------------
+    def exp(self) -> Value:
+        return Value._apply(EXP, (self,))
+
+    def log(self) -> Value:
+        return Value._apply(LOG, (self,))
+
+    def sqrt(self) -> Value:
+        return Value._apply(SQRT, (self,))
+
+    def tanh(self) -> Value:
+        return Value._apply(TANH, (self,))
+
+    def sigmoid(self) -> Value:
+        return Value._apply(SIGMOID, (self,))
+
+    def relu(self) -> Value:
+        return Value._apply(RELU, (self,))
+
+    def leaky_relu(self, alpha: float = 0.01) -> Value:
+        return Value._apply(LEAKY_RELU, (self,), _as_float(alpha, "leaky_relu"))
+
+    def softplus(self) -> Value:
+        return Value._apply(SOFTPLUS, (self,))
+
+    def sin(self) -> Value:
+        return Value._apply(SIN, (self,))
+
+    def cos(self) -> Value:
+        return Value._apply(COS, (self,))
+
+    def detach(self) -> Value:
+        """A new leaf with the same data, cut off from the graph."""
+        out = Value(self.data, self.label)
+        return out
+
+    # -- gradients ---------------------------------------------------------------------
+    def backward(self, gradient: Number = 1.0) -> None:
+        """Backpropagate d self / d node into every node's ``.grad``.
+
+        Leaves (Values with no parents, such as parameters) *accumulate* into ``.grad``
+        across calls, as in PyTorch: call ``zero_grad()`` (or set ``.grad = 0``) between
+        steps.  Interior nodes hold the gradient of the latest backward pass only.
+        The walk follows the reverse of `autograd.graph.topological_order`; it never
+        recurses, so graphs of any depth work.
+        """
+        from .graph import topological_order
+
+        seed = _as_float(gradient, "backward")
+        order = topological_order(self)
+        for node in order:
+            if node._fn is not None:
+                node.grad = 0.0
+        self.grad += seed
+        for node in reversed(order):
+            fn = node._fn
+            if fn is None:
+                continue
+            g = node.grad
+            arity = fn.arity
+            # chain rule: parent.grad += d self/d node (g) * d node/d parent (local)
+            if arity == 2:
+                a = node._a
+                b = node._b
+                local_a, local_b = fn.derivative(a.data, b.data, node.data)
+                a.grad += g * local_a
+                b.grad += g * local_b
+            elif arity == 1:
+                x = node._a
+                if fn.has_param:
+                    (local,) = fn.derivative(x.data, node.data, node._param)
+                else:
+                    (local,) = fn.derivative(x.data, node.data)
+                x.grad += g * local
+            else:
+                parents = node._a
+                args = [p.data for p in parents]
+                if fn.has_param:
+                    locals_ = fn.derivative(*args, node.data, node._param)
+                else:
+                    locals_ = fn.derivative(*args, node.data)
+                for parent, local in zip(parents, locals_):
+                    parent.grad += g * local
+
+    def zero_grad(self) -> None:
+        self.grad = 0.0
+
+
+_new = object.__new__
+
+
+def _binary(op: Op, a: Value, b: Value, data: float) -> Value:
+    """Fast path for + - *: these never fail and need no domain check."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    state = _state
+    if state.enabled:
+        out._fn = op
+        out._a = a
+        out._b = b
+    else:
+        out._fn = out._a = out._b = None
+    out._param = None
+    out.scope = state.scope
+    return out
+
+
+def _constant(data: float) -> Value:
+    """A leaf for a plain number operand (the 2 in x * 2), built without checks."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    out._fn = out._a = out._b = out._param = None
+    out.scope = _state.scope
+    return out
+
+
+def _unary(op: Op, x: Value, data: float) -> Value:
+    """Record a unary node whose forward value is already computed."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    state = _state
+    if state.enabled:
+        out._fn = op
+        out._a = x
+    else:
+        out._fn = out._a = None
+    out._b = out._param = None
+    out.scope = state.scope
+    return out
+
+
+def _lift_or_none(x: object) -> Value | None:
+    if isinstance(x, Value):
+        return x
+    if type(x) is float:
+        return _constant(x)
+    if type(x) is int:
+        return _constant(float(x))
+    try:
+        return Value(x)  # type: ignore[arg-type]
+    except TypeError:
+        return None
+
+
+def lift(x: Scalar) -> Value:
+    """Return `x` if it is a Value, else a new leaf Value holding it."""
+    return x if isinstance(x, Value) else Value(x)
+
+
+def _data_of(x: object, where: str) -> float:
+    return x.data if isinstance(x, Value) else _as_float(x, where)
+
+
+# --------------------------------------------------------------------------------------
+# Functions that work on numbers and on Values alike.  Derivative rules use these, so a
+# rule evaluates to a float in `backward()` and to a Value under create_graph=True.
+# --------------------------------------------------------------------------------------
+
+def _dispatch(method: str, op: Op) -> Callable[[Any], Any]:
+    def function(x: Any) -> Any:
+        if isinstance(x, Value):
+            return getattr(x, method)()
+        value = _as_float(x, op.name)
+        if op.check is not None:
+            op.check(value)
+        return op.forward(value)
+
+    function.__name__ = method
+    function.__doc__ = f"{op.name}(x) for a number or a Value ({op.formula})."
+    return function
+
+
+exp = _dispatch("exp", EXP)
+log = _dispatch("log", LOG)
+sqrt = _dispatch("sqrt", SQRT)
+tanh = _dispatch("tanh", TANH)
+sigmoid = _dispatch("sigmoid", SIGMOID)
+relu = _dispatch("relu", RELU)
+softplus = _dispatch("softplus", SOFTPLUS)
+sin = _dispatch("sin", SIN)
+cos = _dispatch("cos", COS)
+
+
+def absolute(x: Any) -> Any:
+    """|x| for a number or a Value (d/dx = sign(x), 0 at 0)."""
+    return abs(x)
+
+
+def leaky_relu(x: Any, alpha: float = 0.01) -> Any:
+    """x if x > 0 else alpha * x, for a number or a Value."""
+    if isinstance(x, Value):
+        return x.leaky_relu(alpha)
+    x = _as_float(x, "leaky_relu")
+    return x if x > 0.0 else alpha * x
+
+
+def sum_values(values: Iterable[Scalar]) -> Value:
+    """The sum of many Values as one n-ary node (d/dx_i = 1): one node, not n - 1."""
+    items = tuple(lift(v) for v in values)
+    if not items:
+        raise ValueError("sum_values: needs at least one value, got none")
+    return Value._apply(SUM, items)
+
+
+def dot(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0.0) -> Value:
+    """w . x + b as a single node, as a neuron computes its weighted input.
+
+    Parents are w_1..w_n, x_1..x_n, b in that order.  One node instead of 2n keeps
+    drawings of networks readable and the graph small.
+    """
+    w = tuple(lift(v) for v in weights)
+    x = tuple(lift(v) for v in inputs)
+    if len(w) != len(x):
+        raise ValueError(f"dot: {len(w)} weights but {len(x)} inputs")
+    return Value._apply(DOT, (*w, *x, lift(bias)))
+
+
+# --------------------------------------------------------------------------------------
+# User-defined primitives.
+# --------------------------------------------------------------------------------------
+
+def primitive(derivative: Callable[..., Any], *, name: str | None = None,
+              formula: str = "") -> Callable[[Callable[..., float]], Callable[..., Any]]:
+    """Turn a float function into a graph operation with a known derivative.
+
+    ``derivative(*inputs, out)`` returns d out / d input (one value, or a tuple with one
+    per input).  Write it with arithmetic and `autograd`'s functions (`autograd.cos`,
+    ...) and it also works for higher-order derivatives::
+
+        @primitive(derivative=lambda x, out: 3 * x ** 2)
+        def cube(x):
+            return x ** 3
+
+    The decorated function accepts numbers (returns a float) or Values (returns a Value
+    drawn under the function's name).
+    """
+
+    def decorate(func: Callable[..., float]) -> Callable[..., Any]:
+        op_name = name or func.__name__
+
+        def local_derivatives(*args: Any) -> tuple:
+            result = derivative(*args)
+            result = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+            if len(result) != len(args) - 1:
+                raise ValueError(f"{op_name}: derivative returned {len(result)} values for "
+                                 f"{len(args) - 1} inputs")
+            return result
+
+        op = _register(Op(op_name, func, local_derivatives, formula or "user-defined",
+                          -1, method=f"{op_name}(x)"))
+
+        def apply(*args: Scalar) -> Any:
+            if any(isinstance(a, Value) for a in args):
+                return Value._apply(op, tuple(lift(a) for a in args))
+            return float(func(*[_as_float(a, op_name) for a in args]))
+
+        apply.__name__ = op_name
+        apply.__doc__ = func.__doc__
+        apply.op = op  # type: ignore[attr-defined]
+        return apply
+
+    return decorate

@@ -1,0 +1,1 @@
+"""Neural networks built on chainrule's `autograd` engine."""
