@@ -30,6 +30,7 @@ from .engine import (
     sum_values,
     tanh,
 )
+from .gradcheck import GradcheckError, central_difference, gradcheck
 from .graph import count_nodes, edges, grad, hessian, leaves, topological_order
 
 __version__ = "0.1.0"
@@ -40,5 +41,6 @@ __all__ = [
     "is_grad_enabled", "scope", "current_scope", "lift", "grad", "hessian",
     "topological_order", "edges", "leaves", "count_nodes",
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "sin", "cos",
-    "absolute", "dot", "sum_values", "__version__",
+    "absolute", "dot", "sum_values", "central_difference", "gradcheck", "GradcheckError",
+    "__version__",
 ]

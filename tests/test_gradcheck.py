@@ -1,0 +1,301 @@
+"""gradcheck and central_difference, checked against closed forms and hand computations."""
+
+import math
+import uuid
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import autograd
+from autograd import OPS, GradcheckError, Value, central_difference, gradcheck
+from autograd.gradcheck import (
+    KINKS,
+    check_operation,
+    gradcheck_rows,
+    local_derivative_suspects,
+    sample_points,
+)
+
+
+@pytest.fixture
+def fresh_ops():
+    """Forget primitives a test registers, so later tests see only the built-in table."""
+    before = set(OPS)
+    yield
+    for name in set(OPS) - before:
+        del OPS[name]
+
+
+def unique(name):
+    return f"{name}_{uuid.uuid4().hex[:8]}"
+
+
+# ------------------------------------------------------------------ central_difference
+
+def test_central_difference_of_a_cubic_matches_the_closed_form():
+    # d/dx x^3 = 3x^2 = 12 at x = 2; the central difference's error is eps^2 (exactly, for
+    # a cubic: (x+h)^3 - (x-h)^3 = 6x^2 h + 2h^3), so it is 12 + 1e-12 up to rounding.
+    numeric = central_difference(lambda x: x ** 3, [2.0], 0)
+    assert abs(numeric - 12.0) < 1e-8
+
+
+def test_central_difference_picks_the_coordinate():
+    f = lambda x, y: x * y.sin() + y * y
+    x, y = 0.7, -1.3
+    assert abs(central_difference(f, [x, y], 0) - math.sin(y)) < 1e-8
+    assert abs(central_difference(f, [x, y], 1) - (x * math.cos(y) + 2 * y)) < 1e-8
+
+
+def test_central_difference_accepts_functions_returning_numbers():
+    assert abs(central_difference(lambda x: float(x.data) ** 2, [3.0], 0) - 6.0) < 1e-8
+
+
+def test_central_difference_divides_by_the_step_really_taken():
+    # Next to x = 1e6 the step 1e-6 is not representable (float64 spacing there is about
+    # 1.2e-10), so dividing by 2e-6 would be off by ~1e-5; the identity's slope comes out 1.
+    x = 1e6
+    naive = ((x + 1e-6) - (x - 1e-6)) / 2e-6
+    assert abs(naive - 1.0) > 1e-6
+    assert central_difference(lambda v: v + 0.0, [x], 0) == 1.0
+
+
+@pytest.mark.parametrize("bad, error, words", [
+    (dict(inputs=[1.0], i=1), IndexError, "out of range"),
+    (dict(inputs=[1.0], i=0.5), TypeError, "integer index"),
+    (dict(inputs=["a"], i=0), TypeError, "input 0 must be a real number"),
+    (dict(inputs=[math.nan], i=0), ValueError, "must be finite"),
+    (dict(inputs=[1.0], i=0, eps=0.0), ValueError, "eps must be positive"),
+    (dict(inputs=[], i=0), ValueError, "at least one input"),
+])
+def test_central_difference_rejects_bad_arguments(bad, error, words):
+    with pytest.raises(error, match=words) as info:
+        central_difference(lambda x: x * 2, **bad)
+    assert "central_difference" in str(info.value)
+
+
+def test_central_difference_says_when_a_step_leaves_the_domain():
+    with pytest.raises(autograd.DomainError, match=r"central_difference: .*log"):
+        central_difference(lambda x: x.log(), [1e-7], 0)
+
+
+# ------------------------------------------------------------------ gradcheck passes
+
+def test_gradcheck_passes_on_a_smooth_function():
+    f = lambda x, y, z: (x * y).tanh() + z.exp() / (1 + y * y) - x.sigmoid() * z
+    assert gradcheck(f, [0.3, -0.8, 0.5]) is True
+    assert gradcheck(f, [0.3, -0.8, 0.5], order=2) is True
+
+
+def test_gradcheck_rows_hold_the_numbers():
+    # f(x, y) = x^2 y: df/dx = 2xy = -6, df/dy = x^2 = 9 at (3, -1); second derivatives
+    # d2/dx2 = 2y = -2, d2/dxdy = 2x = 6, d2/dy2 = 0.
+    rows = gradcheck_rows(lambda x, y: x * x * y, [3.0, -1.0], order=2)
+    expected = {(0,): -6.0, (1,): 9.0, (0, 0): -2.0, (0, 1): 6.0, (1, 0): 6.0, (1, 1): 0.0}
+    assert {r.index: r.analytic for r in rows} == pytest.approx(expected, abs=1e-12)
+    assert {r.index: r.numeric for r in rows} == pytest.approx(expected, abs=1e-6)
+    assert all(r.status == "ok" for r in rows)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-2.0, 2.0), min_size=3, max_size=3))
+def test_gradcheck_passes_on_random_points_of_a_composite(point):
+    f = lambda a, b, c: (a * b + c).sin() * (a - c).softplus() + (b * b + 1).log() * a.cos()
+    assert gradcheck(f, point, order=2)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in OPS if n in
+                                        {"+", "-", "*", "/", "neg", "**", "pow", "exp", "log",
+                                         "sqrt", "tanh", "sigmoid", "relu", "leaky_relu",
+                                         "softplus", "sin", "cos", "abs", "sum", "dot"}))
+def test_every_builtin_operation_passes_first_and_second_order(name):
+    report = check_operation(name, points=20, order=2, seed=1)
+    assert report.points >= 20
+    assert report.failures == []
+    assert report.status == "ok"
+    # Every derivative compared to within the default tolerance, far closer in fact.
+    assert report.max_error_first < 1e-6
+    assert report.max_error_second < 1e-5
+
+
+def test_the_builtin_catalogue_covers_the_whole_table():
+    builtin = {"+", "-", "*", "/", "neg", "**", "pow", "exp", "log", "sqrt", "tanh", "sigmoid",
+               "relu", "leaky_relu", "softplus", "sin", "cos", "abs", "sum", "dot"}
+    assert builtin <= set(OPS)
+    for name in builtin:
+        assert sample_points(OPS[name], 5)
+
+
+def test_sample_points_stay_inside_the_domain_and_repeat_for_a_seed():
+    first = sample_points(OPS["log"], 30, seed=7)
+    assert first == sample_points(OPS["log"], 30, seed=7)
+    assert all(args[0] > 0 for args, _ in first)
+    powers = sample_points(OPS["**"], 50, seed=3)
+    assert all(x > 0 or float(n).is_integer() for (x,), n in powers)
+
+
+# ------------------------------------------------------------------ kinks
+
+def test_relu_at_zero_is_a_kink_not_a_failure():
+    rows = gradcheck_rows(lambda x: x.relu(), [0.0])
+    (row,) = rows
+    # By hand: relu(1e-6) - relu(-1e-6) = 1e-6 over a step of 2e-6 gives 0.5; the
+    # one-sided slopes are 0 (left) and 1 (right); the engine says 0.
+    assert row.numeric == pytest.approx(0.5, abs=1e-12)
+    assert (row.left, row.right) == pytest.approx((0.0, 1.0), abs=1e-12)
+    assert row.analytic == 0.0
+    assert row.status == "kink"
+    assert gradcheck(lambda x: x.relu(), [0.0]) is True
+
+
+@pytest.mark.parametrize("f, point", [
+    (lambda x: abs(x), 0.0),
+    (lambda x: x.leaky_relu(0.2), 0.0),
+    (lambda x: (x * 3 - 1.5).relu() * 2, 0.5),
+], ids=["abs", "leaky_relu", "shifted_relu"])
+def test_other_kinks_are_recognised_from_the_numbers(f, point):
+    rows = gradcheck_rows(f, [point], order=2)
+    assert [r.status for r in rows] == ["kink", "kink"]
+    assert gradcheck(f, [point], order=2)
+
+
+def test_a_kink_just_beside_the_point_is_a_kink():
+    # relu's corner sits inside [x - eps, x + eps] for x = 3e-7.
+    (row,) = gradcheck_rows(lambda x: x.relu(), [3e-7])
+    assert row.numeric == pytest.approx((3e-7 + 1e-6) / 2e-6, rel=1e-9)
+    assert row.status == "kink"
+
+
+def test_a_wrong_value_at_a_kink_still_fails(fresh_ops):
+    # At 0 the slopes of relu are 0 and 1: a derivative of 5 is neither, nor between them.
+    @autograd.primitive(derivative=lambda x, out: 5.0 if x >= 0 else 0.0,
+                        name=unique("kinky"))
+    def kinky(x):
+        return x if x > 0 else 0.0
+
+    assert gradcheck(lambda x: kinky(x), [0.0], raise_exception=False) is False
+    assert gradcheck(lambda x: kinky(x), [-1.0])
+
+
+def test_the_table_kinks_are_real_kinks():
+    for name, points in KINKS.items():
+        for args, param in points:
+            rows = gradcheck_rows(lambda x, name=name, param=param:
+                                  Value._apply(OPS[name], (x,), param), args)
+            assert rows[0].status == "kink", name
+
+
+def test_smooth_but_steep_functions_are_not_mistaken_for_kinks():
+    # x^-1.5 near 0.05 bends sharply (f'' ~ 1e4), yet it is smooth.
+    rows = gradcheck_rows(lambda x: x ** -1.5, [0.05], order=2)
+    assert [r.status for r in rows] == ["ok", "ok"]
+    assert rows[0].analytic == pytest.approx(-1.5 * 0.05 ** -2.5, rel=1e-12)
+
+
+# ------------------------------------------------------------------ wrong derivatives
+
+def test_a_primitive_with_a_wrong_derivative_is_caught_and_named(fresh_ops):
+    name = unique("bad_cube")
+
+    @autograd.primitive(derivative=lambda x, out: 3 * x, name=name)  # should be 3 x^2
+    def bad_cube(x):
+        return x ** 3
+
+    f = lambda x, y: bad_cube(x) * y.sin() + x
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(f, [1.3, 0.4])
+    err = info.value
+    message = str(err)
+    # The table: one row per input; the x row is wrong by the hand-computed amount.
+    (failure,) = err.failures
+    assert failure.index == (0,)
+    true_slope = 3 * 1.3 ** 2 * math.sin(0.4) + 1
+    wrong_slope = 3 * 1.3 * math.sin(0.4) + 1
+    assert failure.analytic == pytest.approx(wrong_slope, rel=1e-12)
+    assert failure.numeric == pytest.approx(true_slope, rel=1e-8)
+    assert [r.status for r in err.rows] == ["FAIL", "ok"]
+    assert "d/dx0" in message and "FAIL" in message and "analytic" in message
+    # ... and the operation at fault, with its wrong and its true local derivative.
+    assert [s.op for s in err.suspects] == [name]
+    assert repr(name) in message
+    assert err.suspects[0].analytic == pytest.approx(3.9)
+    assert err.suspects[0].numeric == pytest.approx(3 * 1.3 ** 2, rel=1e-8)
+
+
+def test_returning_false_instead_of_raising(fresh_ops):
+    @autograd.primitive(derivative=lambda x, out: 2 * out, name=unique("bad_exp"))
+    def bad_exp(x):
+        return math.exp(x)
+
+    assert gradcheck(lambda x: bad_exp(x), [0.5], raise_exception=False) is False
+
+
+def test_a_derivative_that_cannot_be_differentiated_fails_at_second_order(fresh_ops):
+    # The rule is right on floats but written with math.cos, so under create_graph it is a
+    # constant and the second derivative comes out 0 instead of -sin(x).
+    name = unique("flat_sin")
+
+    @autograd.primitive(derivative=lambda x, out: math.cos(float(x)), name=name)
+    def flat_sin(x):
+        return math.sin(x)
+
+    f = lambda x: flat_sin(x)
+    assert gradcheck(f, [0.7]) is True
+    with pytest.raises(GradcheckError) as info:
+        gradcheck(f, [0.7], order=2)
+    (failure,) = info.value.failures
+    assert failure.index == (0, 0)
+    assert failure.analytic == 0.0
+    assert failure.numeric == pytest.approx(-math.sin(0.7), rel=1e-6)
+    assert [(s.op, s.order) for s in info.value.suspects] == [(name, 2)]
+
+
+def test_a_wrong_derivative_is_found_deep_in_a_graph(fresh_ops):
+    name = unique("half_square")
+
+    @autograd.primitive(derivative=lambda x, out: x / 2, name=name)  # should be x
+    def half_square(x):
+        return x * x / 2
+
+    suspects = local_derivative_suspects(lambda a, b: (half_square(a * b) + b).tanh() * a,
+                                         [0.4, 1.1])
+    assert [s.op for s in suspects] == [name]
+    assert suspects[0].inputs == pytest.approx((0.44,))
+
+
+def test_the_builtin_table_has_no_suspects():
+    f = lambda a, b: (a / b).exp() * (a ** b) + (a * b).sigmoid().log() - abs(a - b).sqrt()
+    assert local_derivative_suspects(f, [1.2, 0.7], order=2) == []
+
+
+# ------------------------------------------------------------------ bad input
+
+@pytest.mark.parametrize("kwargs, error, words", [
+    (dict(order=3), ValueError, "order must be 1 or 2"),
+    (dict(eps=-1e-6), ValueError, "eps must be positive"),
+    (dict(atol=-1.0), ValueError, "atol must be >= 0"),
+    (dict(rtol="big"), TypeError, "rtol must be a number"),
+])
+def test_gradcheck_rejects_bad_settings(kwargs, error, words):
+    with pytest.raises(error, match=words):
+        gradcheck(lambda x: x * x, [1.0], **kwargs)
+
+
+def test_gradcheck_needs_a_function_returning_a_value():
+    with pytest.raises(TypeError, match="gradcheck: .* must return a Value, got str"):
+        gradcheck(lambda x: "nope", [1.0])
+
+
+def test_gradcheck_rejects_non_numeric_inputs():
+    with pytest.raises(TypeError, match="gradcheck: input 1 must be a real number, got NoneType"):
+        gradcheck(lambda x, y: x * y, [1.0, None])
+
+
+def test_numpy_inputs_are_accepted():
+    assert gradcheck(lambda x, y: x * y.exp(), np.array([0.5, -0.25]))
+
+
+def test_check_operation_names_unknown_operations():
+    with pytest.raises(KeyError, match="no operation named 'nope'"):
+        check_operation("nope")
