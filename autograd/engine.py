@@ -54,6 +54,18 @@ class _State(threading.local):
 
 _state = _State()
 
+# How many no_grad / enable_grad / scope blocks are open, in all threads together.  While
+# it is 0 every thread has the defaults (recording on, no scope), so creating a node need
+# not read the thread-local state: that read would cost about a quarter of a node's time.
+_open_blocks = 0
+_blocks_lock = threading.Lock()
+
+
+def _count_block(delta: int) -> None:
+    global _open_blocks
+    with _blocks_lock:
+        _open_blocks += delta
+
 
 def is_grad_enabled() -> bool:
     """True when operations record their inputs into the graph (the default)."""
@@ -69,10 +81,12 @@ class _GradMode:
 
     def __enter__(self) -> None:
         self._saved.append(_state.enabled)
+        _count_block(+1)
         _state.enabled = self._target
 
     def __exit__(self, *exc: object) -> None:
         _state.enabled = self._saved.pop()
+        _count_block(-1)
 
     def __call__(self, func: Callable) -> Callable:
         import functools
@@ -112,11 +126,13 @@ def scope(name: str) -> Iterator[str]:
     if not isinstance(name, str) or not name:
         raise TypeError(f"scope: name must be a non-empty string, got {name!r}")
     saved = _state.scope
+    _count_block(+1)
     _state.scope = f"{saved}.{name}" if saved else name
     try:
         yield _state.scope
     finally:
         _state.scope = saved
+        _count_block(-1)
 
 
 def current_scope() -> str:
@@ -378,7 +394,7 @@ class Value:
         self._a: Any = None
         self._b: Any = None
         self._param: Any = None
-        self.scope = _state.scope
+        self.scope = _state.scope if _open_blocks else ""
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -427,50 +443,37 @@ class Value:
     @staticmethod
     def _apply(op: Op, inputs: tuple[Value, ...], param: Any = None) -> Value:
         """Run `op` forward on the inputs' data and record the node (unless no_grad)."""
-        if op.arity == 1 and not op.has_param and op.check is None:
-            # The common case (tanh, relu, exp, ...), without building argument tuples.
-            data = op.forward(inputs[0].data)
-            if type(data) is float:
-                return _unary(op, inputs[0], data)
-        if len(inputs) == 1:
-            args: tuple = (inputs[0].data,) if not op.has_param else (inputs[0].data, param)
-        elif op.has_param:
-            args = (*[v.data for v in inputs], param)
-        else:
-            args = tuple([v.data for v in inputs])
+        args = tuple([v.data for v in inputs])
+        if op.has_param:
+            args += (param,)
         if op.check is not None:
             op.check(*args)
-        data = op.forward(*args)
+        try:
+            data = op.forward(*args)
+        except DomainError:
+            raise
+        except (ArithmeticError, ValueError) as exc:  # math.log(-1), user functions, ...
+            operands = ", ".join(_fmt(a) for a in args)
+            raise _fail(op.name, f"{exc} for {op.name}({operands})") from exc
         if type(data) is not float:
             if isinstance(data, complex):  # a Value never silently holds a complex number
                 raise _fail(op.name, f"complex result for inputs {args!r}")
             data = _as_float(data, op.name)
+        arity = op.arity
+        if arity == 1:
+            return _unary(op, inputs[0], data, param)
+        if arity == 2:
+            return _binary(op, inputs[0], inputs[1], data)
         out = _new(Value)
         out.data = data
         out.grad = 0.0
         out.label = ""
-        state = _state
-        if state.enabled:
-            out._fn = op
-            arity = op.arity
-            if arity == 1:
-                out._a = inputs[0]
-                out._b = None
-            elif arity == 2:
-                out._a, out._b = inputs
-            else:
-                out._a = inputs
-                out._b = None
-            out._param = param
-        else:
-            out._fn = out._a = out._b = out._param = None
-        out.scope = state.scope
-        return out
+        return _link(out, op, inputs, None, param)
 
     # -- arithmetic (forward rule: see the Op table above) ------------------------------
     def __add__(self, other: Scalar) -> Value:
         if type(other) is not Value:
-            other = _lift_or_none(other)
+            other = _constant(other) if type(other) is float else _lift_or_none(other)
             if other is None:
                 return NotImplemented
         return _binary(ADD, self, other, self.data + other.data)
@@ -481,7 +484,7 @@ class Value:
 
     def __sub__(self, other: Scalar) -> Value:
         if type(other) is not Value:
-            other = _lift_or_none(other)
+            other = _constant(other) if type(other) is float else _lift_or_none(other)
             if other is None:
                 return NotImplemented
         return _binary(SUB, self, other, self.data - other.data)
@@ -492,7 +495,7 @@ class Value:
 
     def __mul__(self, other: Scalar) -> Value:
         if type(other) is not Value:
-            other = _lift_or_none(other)
+            other = _constant(other) if type(other) is float else _lift_or_none(other)
             if other is None:
                 return NotImplemented
         return _binary(MUL, self, other, self.data * other.data)
@@ -512,20 +515,28 @@ class Value:
         return NotImplemented if o is None else o / self
 
     def __neg__(self) -> Value:
-        return Value._apply(NEG, (self,))
+        return _unary(NEG, self, NEG.forward(self.data))
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return Value._apply(ABS, (self,))
+        return _unary(ABS, self, ABS.forward(self.data))
 
     def __pow__(self, other: Scalar) -> Value:
         if isinstance(other, Value):
             return Value._apply(POW, (self, other))
-        if isinstance(other, (numbers.Real, bool)) or type(other).__module__ == "numpy":
-            return Value._apply(POW_CONST, (self,), _as_float(other, "**"))
-        return NotImplemented
+        if type(other) is int or type(other) is float:
+            n = float(other)
+        else:
+            try:
+                n = _as_float(other, "**")
+            except TypeError:
+                return NotImplemented
+        x = self.data
+        if x <= 0.0:  # only a zero or negative base can leave the domain
+            _check_power("**", x, n)
+        return _unary(POW_CONST, self, _pow_forward("**", x, n), n)
 
     def __rpow__(self, other: Scalar) -> Value:
         o = _lift_or_none(other)
@@ -551,8 +562,9 @@ class Value:
         return self.data
 
     # -- functions -------------------------------------------------------------------
+    # Operations that cannot fail skip `_apply`'s checks: forward rule, then record.
     def exp(self) -> Value:
-        return Value._apply(EXP, (self,))
+        return _unary(EXP, self, EXP.forward(self.data))
 
     def log(self) -> Value:
         return Value._apply(LOG, (self,))
@@ -561,25 +573,25 @@ class Value:
         return Value._apply(SQRT, (self,))
 
     def tanh(self) -> Value:
-        return Value._apply(TANH, (self,))
+        return _unary(TANH, self, TANH.forward(self.data))
 
     def sigmoid(self) -> Value:
-        return Value._apply(SIGMOID, (self,))
+        return _unary(SIGMOID, self, SIGMOID.forward(self.data))
 
     def relu(self) -> Value:
-        return Value._apply(RELU, (self,))
+        return _unary(RELU, self, RELU.forward(self.data))
 
     def leaky_relu(self, alpha: float = 0.01) -> Value:
         return Value._apply(LEAKY_RELU, (self,), _as_float(alpha, "leaky_relu"))
 
     def softplus(self) -> Value:
-        return Value._apply(SOFTPLUS, (self,))
+        return _unary(SOFTPLUS, self, SOFTPLUS.forward(self.data))
 
     def sin(self) -> Value:
-        return Value._apply(SIN, (self,))
+        return _unary(SIN, self, SIN.forward(self.data))
 
     def cos(self) -> Value:
-        return Value._apply(COS, (self,))
+        return _unary(COS, self, COS.forward(self.data))
 
     def detach(self) -> Value:
         """A new leaf with the same data, cut off from the graph."""
@@ -641,21 +653,49 @@ class Value:
 _new = object.__new__
 
 
-def _binary(op: Op, a: Value, b: Value, data: float) -> Value:
-    """Fast path for + - *: these never fail and need no domain check."""
-    out = _new(Value)
-    out.data = data
-    out.grad = 0.0
-    out.label = ""
+def _link(out: Value, op: Op | None, a: Any, b: Any, param: Any) -> Value:
+    """Attach a new node to its parents, honouring this thread's no_grad and scope."""
     state = _state
     if state.enabled:
         out._fn = op
         out._a = a
         out._b = b
-    else:
-        out._fn = out._a = out._b = None
-    out._param = None
+        out._param = param
+    else:  # no_grad: the result is a leaf
+        out._fn = out._a = out._b = out._param = None
     out.scope = state.scope
+    return out
+
+
+def _binary(op: Op, a: Value, b: Value, data: float) -> Value:
+    """Record a node with two parents whose forward value is already computed."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    if _open_blocks:
+        return _link(out, op, a, b, None)
+    out._fn = op
+    out._a = a
+    out._b = b
+    out._param = None
+    out.scope = ""
+    return out
+
+
+def _unary(op: Op, x: Value, data: float, param: Any = None) -> Value:
+    """Record a node with one parent whose forward value is already computed."""
+    out = _new(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    if _open_blocks:
+        return _link(out, op, x, None, param)
+    out._fn = op
+    out._a = x
+    out._b = None
+    out._param = param
+    out.scope = ""
     return out
 
 
@@ -666,24 +706,7 @@ def _constant(data: float) -> Value:
     out.grad = 0.0
     out.label = ""
     out._fn = out._a = out._b = out._param = None
-    out.scope = _state.scope
-    return out
-
-
-def _unary(op: Op, x: Value, data: float) -> Value:
-    """Record a unary node whose forward value is already computed."""
-    out = _new(Value)
-    out.data = data
-    out.grad = 0.0
-    out.label = ""
-    state = _state
-    if state.enabled:
-        out._fn = op
-        out._a = x
-    else:
-        out._fn = out._a = None
-    out._b = out._param = None
-    out.scope = state.scope
+    out.scope = _state.scope if _open_blocks else ""
     return out
 
 
