@@ -42,18 +42,24 @@ MAX_LENGTH = 10_000
 class ExpressionError(ValueError):
     """The text is not an expression we accept, or cannot be evaluated.
 
-    ``column`` is where the offending part starts (1 = first character) and
-    ``fragment`` is that part of the text.  ``str(error)`` is one line.
+    ``column`` is where the offending part starts (1 = first character; 0 when the
+    problem concerns the whole expression) and
+    ``fragment`` is that part of the text.  ``variable`` names the variable when the
+    problem is its value (missing, unused or not a number).  ``str(error)`` is one line.
     """
 
-    def __init__(self, message: str, text: str, column: int, fragment: str = "") -> None:
+    def __init__(self, message: str, text: str, column: int, fragment: str = "",
+                 variable: str | None = None) -> None:
         self.message = message
         self.text = text
         self.column = column
         self.fragment = fragment
+        self.variable = variable
         super().__init__(self._render())
 
     def _render(self) -> str:
+        if self.column < 1:  # about the whole expression, not a part of it
+            return f"{self.message} in {_quote(_shorten(self.text))}"
         where = f"at column {self.column}"
         if self.fragment:
             where = f"{_quote(self.fragment)} {where}"
@@ -208,11 +214,12 @@ class Expression:
         if missing:
             span = self._first_use(missing[0])
             raise ExpressionError(f"variable {missing[0]!r} has no value", self.text,
-                                  span.column, span.fragment)
+                                  span.column, span.fragment, variable=missing[0])
         unused = sorted(set(values) - set(self.variables))
         if unused:
-            raise ExpressionError(f"a value was given for {unused[0]!r}, which the "
-                                  "expression does not use", self.text, 1, "")
+            raise ExpressionError(f"a value is given for {unused[0]!r}, which is not used",
+                                  self.text, 0, "",
+                                  variable=unused[0])
         leaves: dict[str, Value] = {}
         for name in self.variables:
             given = values[name]
@@ -226,7 +233,7 @@ class Expression:
                     raise ExpressionError(
                         f"variable {name!r} needs a real number, got "
                         f"{type(given).__name__} {given!r:.40}", self.text, span.column,
-                        span.fragment) from None
+                        span.fragment, variable=name) from None
         result = self._walk(leaves)
         return result if isinstance(result, Value) else Value(result)
 
