@@ -1,0 +1,401 @@
+"""Neurons, layers and multi-layer perceptrons made of `autograd.Value` operations.
+
+Every number a model computes is a `Value`, so every gradient can be drawn and checked.
+
+The naming contract (drawings and checkpoints rely on it)
+---------------------------------------------------------
+* A neuron's weighted input is ONE engine node, ``autograd.dot(w, x, b)`` (parents
+  ``w_1..w_n, x_1..x_n, b``), followed by the activation node (none for ``linear``).
+* Every module has a dotted ``path``.  Parameters are created, and the forward pass runs,
+  inside ``autograd.scope(path)``, so each Value a module makes carries it in ``.scope``.
+  In an `MLP` layer ``i`` has the path ``layers.<i>`` and its neuron ``j`` the path
+  ``layers.<i>.neurons.<j>``: a value computed by that neuron has
+  ``.scope == 'layers.0.neurons.1'``.  A standalone `Layer` uses the prefix ``layer``
+  (neurons ``layer.neurons.<j>``), a standalone `Neuron` the prefix ``neuron``.  Calling a
+  model inside an enclosing ``autograd.scope('m')`` prefixes everything with ``m.``.
+* Parameters are labelled ``w0, w1, ..., b`` (short, for drawings).
+  ``named_parameters()`` gives names relative to the module it is called on, like PyTorch:
+  for an MLP ``layers.0.neurons.1.w.0`` and ``layers.0.neurons.1.b``.
+* ``parameters()`` order: layer by layer, neuron by neuron, a neuron's weights then its
+  bias (micrograd's order).  In general a module lists the Values, lists of Values,
+  modules and lists of modules stored in its attributes, in the order they were assigned.
+
+micrograd compatibility: ``Neuron(nin, nonlin=True)``, ``Layer(nin, nout, **kw)``,
+``MLP(nin, nouts)`` (ReLU hidden layers, linear last layer), ``.parameters()``,
+``.zero_grad()``, ``MLP.layers``, ``Layer.neurons``, ``Neuron.w``, ``Neuron.b``; a layer
+with one output returns a single Value.
+
+Weights: ``seed=`` (int) or ``rng=`` (``numpy.random.Generator``) make them reproducible.
+``init='uniform'`` draws U(-1, 1) (micrograd), ``'xavier'`` draws U(-a, a) with
+a = sqrt(6 / (fan_in + fan_out)), ``'he'`` draws N(0, 2 / fan_in).  Biases start at 0.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+import autograd
+from autograd import Value
+
+__all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "INITS"]
+
+# Activation name -> what the neuron applies after its dot node (None: nothing).
+ACTIVATIONS: dict[str, Callable[[Value], Value] | None] = {
+    "relu": Value.relu,
+    "tanh": Value.tanh,
+    "sigmoid": Value.sigmoid,
+    "leaky_relu": Value.leaky_relu,
+    "softplus": Value.softplus,
+    "linear": None,
+}
+
+INITS = ("uniform", "xavier", "he")
+
+
+def _check_activation(activation: str, where: str) -> Callable[[Value], Value] | None:
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"{where}: unknown activation {activation!r}; choose one of "
+                         f"{', '.join(ACTIVATIONS)}")
+    return ACTIVATIONS[activation]
+
+
+def _check_count(value: object, what: str, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{where}: {what} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+def _make_rng(seed: int | None, rng: np.random.Generator | None,
+              where: str) -> np.random.Generator:
+    if rng is not None and seed is not None:
+        raise ValueError(f"{where}: give seed= or rng=, not both")
+    if rng is not None:
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError(f"{where}: rng must be a numpy.random.Generator, "
+                            f"got {type(rng).__name__}")
+        return rng
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
+        raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__} {seed!r}")
+    return np.random.default_rng(seed)
+
+
+def _draw_weights(rng: np.random.Generator, init: str, nout: int, nin: int,
+                  where: str) -> np.ndarray:
+    """A (nout, nin) float64 matrix of initial weights."""
+    if init == "uniform":
+        return rng.uniform(-1.0, 1.0, size=(nout, nin))
+    if init == "xavier":
+        bound = math.sqrt(6.0 / (nin + nout))
+        return rng.uniform(-bound, bound, size=(nout, nin))
+    if init == "he":
+        return rng.normal(0.0, math.sqrt(2.0 / nin), size=(nout, nin))
+    raise ValueError(f"{where}: unknown init {init!r}; choose one of {', '.join(INITS)}")
+
+
+def _as_inputs(x: Any, nin: int, where: str) -> tuple[Value, ...]:
+    """Check a call's inputs and lift numbers to Values, with an error that says what came."""
+    if isinstance(x, (Value, int, float, np.number)) and not isinstance(x, bool) and nin == 1:
+        x = [x]
+    if isinstance(x, np.ndarray):
+        if x.ndim != 1:
+            raise ValueError(f"{where}: expected {nin} inputs as a flat sequence, "
+                             f"got an array of shape {x.shape}")
+        x = x.tolist()
+    if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
+        raise TypeError(f"{where}: expected a sequence of {nin} numbers or Values, "
+                        f"got {type(x).__name__} {x!r:.60}")
+    if len(x) != nin:
+        raise ValueError(f"{where}: expected {nin} inputs, got {len(x)}")
+    out = []
+    for i, v in enumerate(x):
+        if type(v) is Value:
+            out.append(v)
+            continue
+        if isinstance(v, (bool, str, bytes)) or v is None:
+            raise TypeError(f"{where}: input {i} must be a number or a Value, "
+                            f"got {type(v).__name__} {v!r:.60}")
+        try:
+            out.append(Value(v))
+        except TypeError:
+            raise TypeError(f"{where}: input {i} must be a number or a Value, "
+                            f"got {type(v).__name__} {v!r:.60}") from None
+        if not math.isfinite(out[-1].data):
+            raise ValueError(f"{where}: input {i} is not finite: {v!r}")
+    return tuple(out)
+
+
+class Module:
+    """Base class: anything with parameters.
+
+    A module's parameters are the Values (and lists of Values) stored in its attributes,
+    followed recursively by those of the modules (and lists of modules) it stores, in
+    the order the attributes were assigned.  Subclasses implement ``__call__``.
+    """
+
+    path: str = ""
+
+    def _attribute_items(self) -> Iterator[tuple[str, Any]]:
+        """Public attributes in assignment order, lists flattened to ``name.i`` items."""
+        for name, attr in vars(self).items():
+            if name.startswith("_"):
+                continue
+            if isinstance(attr, (list, tuple)):
+                for i, item in enumerate(attr):
+                    yield f"{name}.{i}", item
+            else:
+                yield name, attr
+
+    def named_parameters(self) -> list[tuple[str, Value]]:
+        """(name, Value) pairs, names relative to this module (``layers.0.neurons.1.w.0``)."""
+        out: list[tuple[str, Value]] = []
+        # An explicit stack of (prefix, attribute iterator) walks nested modules in
+        # assignment order without recursion, like the engine's graph walks.
+        stack: list[tuple[str, Iterator[tuple[str, Any]]]] = [("", self._attribute_items())]
+        while stack:
+            prefix, items = stack[-1]
+            for name, attr in items:
+                if isinstance(attr, Value):
+                    out.append((prefix + name, attr))
+                elif isinstance(attr, Module):
+                    stack.append((f"{prefix}{name}.", attr._attribute_items()))
+                    break
+            else:
+                stack.pop()
+        return out
+
+    def parameters(self) -> list[Value]:
+        """All parameters in the documented order (see the module docstring)."""
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        return len(self.named_parameters())
+
+    def zero_grad(self) -> None:
+        """Set every parameter's ``.grad`` to 0 (leaves accumulate across backward passes)."""
+        for p in self.parameters():
+            p.grad = 0.0
+
+    # -- checkpoints in PyTorch nn.Linear layout ------------------------------------------
+    def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
+        """(key prefix, neurons) for each block that maps to one nn.Linear."""
+        raise NotImplementedError(f"{type(self).__name__} has no nn.Linear layout")
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """Parameters as float64 arrays in PyTorch's ``nn.Linear`` layout.
+
+        An MLP gives ``layers.<i>.weight`` of shape (nout, nin) and ``layers.<i>.bias`` of
+        shape (nout,); a Layer ``weight`` and ``bias``; a Neuron a (1, nin) ``weight`` and a
+        (1,) ``bias``.  Layers without bias have no bias key.
+        """
+        state: dict[str, np.ndarray] = {}
+        for prefix, neurons in self._linear_blocks():
+            state[prefix + "weight"] = np.array([[w.data for w in n.w] for n in neurons],
+                                                dtype=np.float64)
+            if neurons[0].b is not None:
+                state[prefix + "bias"] = np.array([n.b.data for n in neurons], dtype=np.float64)
+        return state
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Copy arrays from `state` into the parameters (in place: Values keep identity).
+
+        Every key is checked before anything is written, so a bad state leaves the model
+        untouched.  A missing, unexpected or mis-shaped key raises an error naming it.
+        """
+        where = f"{type(self).__name__}.load_state_dict"
+        if not hasattr(state, "keys"):
+            raise TypeError(f"{where}: expected a mapping of names to arrays, "
+                            f"got {type(state).__name__}")
+        expected = {k: v.shape for k, v in self.state_dict().items()}
+        missing = [k for k in expected if k not in state]
+        unexpected = [k for k in state if k not in expected]
+        if missing:
+            raise KeyError(f"{where}: missing key {missing[0]!r} (expected keys: "
+                           f"{', '.join(expected)})")
+        if unexpected:
+            raise KeyError(f"{where}: unexpected key {unexpected[0]!r} (expected keys: "
+                           f"{', '.join(expected)})")
+        arrays: dict[str, np.ndarray] = {}
+        for key, shape in expected.items():
+            try:
+                array = np.asarray(state[key], dtype=np.float64)
+            except (TypeError, ValueError) as err:
+                raise TypeError(f"{where}: key {key!r} is not numeric: {err}") from None
+            if array.shape != shape:
+                raise ValueError(f"{where}: key {key!r} has shape {array.shape}, "
+                                 f"expected {shape}")
+            if not np.all(np.isfinite(array)):
+                raise ValueError(f"{where}: key {key!r} holds non-finite numbers")
+            arrays[key] = array
+        for prefix, neurons in self._linear_blocks():
+            weight = arrays[prefix + "weight"].tolist()
+            bias = arrays[prefix + "bias"].tolist() if neurons[0].b is not None else None
+            for j, neuron in enumerate(neurons):
+                for w, value in zip(neuron.w, weight[j]):
+                    w.data = value
+                if bias is not None:
+                    neuron.b.data = bias[j]
+
+    def save(self, path: str) -> str:
+        """Write `state_dict()` to an ``.npz`` file (no pickle); returns the path written."""
+        from .serialize import save
+
+        return save(self, path)
+
+    def load(self, path: str) -> None:
+        """Read an ``.npz`` file written by `save` into this model's parameters."""
+        from .serialize import load_into
+
+        load_into(self, path)
+
+
+class Neuron(Module):
+    """One neuron: ``activation(w . x + b)``, recorded as a dot node then an activation node.
+
+    ``Neuron(nin, nonlin=False)`` is micrograd's linear neuron (``activation='linear'``).
+    """
+
+    def __init__(self, nin: int, activation: str = "relu", bias: bool = True, *,
+                 nonlin: bool | None = None, init: str = "uniform", seed: int | None = None,
+                 rng: np.random.Generator | None = None, name: str = "neuron",
+                 _weights: Sequence[float] | None = None, _fan_out: int = 1) -> None:
+        where = "Neuron"
+        nin = _check_count(nin, "nin", where)
+        if nonlin is not None:
+            activation = "relu" if nonlin else "linear"
+        self._act = _check_activation(activation, where)
+        if init not in INITS:
+            raise ValueError(f"{where}: unknown init {init!r}; choose one of {', '.join(INITS)}")
+        if _weights is None:
+            _weights = _draw_weights(_make_rng(seed, rng, where), init, _fan_out, nin,
+                                     where)[0].tolist()
+        self._name = name
+        self.activation = activation
+        self.nin = nin
+        with autograd.scope(name):
+            self.path = autograd.current_scope()
+            self.w: list[Value] = [Value(float(v), f"w{i}") for i, v in enumerate(_weights)]
+            self.b: Value | None = Value(0.0, "b") if bias else None
+
+    @property
+    def nonlin(self) -> bool:
+        """micrograd's flag: True unless the neuron is linear."""
+        return self.activation != "linear"
+
+    def _forward(self, x: tuple[Value, ...]) -> Value:
+        # `x` is already checked and lifted; this is the hot path.
+        with autograd.scope(self._name):
+            out = autograd.dot(self.w, x, self.b if self.b is not None else 0.0)
+            act = self._act
+            return out if act is None else act(out)
+
+    def __call__(self, x: Any) -> Value:
+        return self._forward(_as_inputs(x, self.nin, f"Neuron {self.path!r}"))
+
+    def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
+        return [("", [self])]
+
+    def __repr__(self) -> str:
+        bias = "" if self.b is not None else ", bias=False"
+        return f"Neuron({self.nin}, activation={self.activation!r}{bias})"
+
+
+class Layer(Module):
+    """``nout`` neurons reading the same ``nin`` inputs; returns a list of Values.
+
+    With ``nout == 1`` it returns the single Value (micrograd's convention).
+    """
+
+    def __init__(self, nin: int, nout: int, activation: str = "relu", bias: bool = True, *,
+                 nonlin: bool | None = None, init: str = "uniform", seed: int | None = None,
+                 rng: np.random.Generator | None = None, name: str = "layer") -> None:
+        where = "Layer"
+        nin = _check_count(nin, "nin", where)
+        nout = _check_count(nout, "nout", where)
+        if nonlin is not None:
+            activation = "relu" if nonlin else "linear"
+        _check_activation(activation, where)
+        if init not in INITS:
+            raise ValueError(f"{where}: unknown init {init!r}; choose one of {', '.join(INITS)}")
+        weights = _draw_weights(_make_rng(seed, rng, where), init, nout, nin, where).tolist()
+        self._name = name
+        self.activation = activation
+        self.nin = nin
+        self.nout = nout
+        with autograd.scope(name):
+            self.path = autograd.current_scope()
+            self.neurons: list[Neuron] = [
+                Neuron(nin, activation, bias, init=init, name=f"neurons.{j}",
+                       _weights=weights[j])
+                for j in range(nout)]
+
+    def _forward(self, x: tuple[Value, ...]) -> Value | list[Value]:
+        with autograd.scope(self._name):
+            out = [n._forward(x) for n in self.neurons]
+        return out[0] if len(out) == 1 else out
+
+    def __call__(self, x: Any) -> Value | list[Value]:
+        return self._forward(_as_inputs(x, self.nin, f"Layer {self.path!r}"))
+
+    def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
+        return [("", self.neurons)]
+
+    def __repr__(self) -> str:
+        bias = "" if self.neurons[0].b is not None else ", bias=False"
+        return f"Layer({self.nin} -> {self.nout}, {self.activation}{bias})"
+
+
+class MLP(Module):
+    """A multi-layer perceptron: ``MLP(2, [16, 16, 1])`` is 2 inputs, two hidden layers of
+    16 neurons and one output.
+
+    Hidden layers use `activation` (ReLU by default), the last layer `output_activation`
+    (linear by default), as in micrograd.  Weights for all layers come from one random
+    stream, drawn layer by layer, so a seed fixes the whole model.
+    """
+
+    def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
+                 output_activation: str = "linear", bias: bool = True, *,
+                 init: str = "uniform", seed: int | None = None,
+                 rng: np.random.Generator | None = None) -> None:
+        where = "MLP"
+        nin = _check_count(nin, "nin", where)
+        if isinstance(nouts, (int, np.integer)) or not isinstance(nouts, Sequence) \
+                or len(nouts) == 0:
+            raise ValueError(f"MLP: nouts must be a non-empty list of layer sizes, got {nouts!r}")
+        sizes = [nin] + [_check_count(n, "every layer size", where) for n in nouts]
+        _check_activation(activation, where)
+        _check_activation(output_activation, where)
+        generator = _make_rng(seed, rng, where)
+        self.path = autograd.current_scope()
+        self.activation = activation
+        self.output_activation = output_activation
+        self.nin = nin
+        last = len(sizes) - 2
+        self.layers: list[Layer] = [
+            Layer(sizes[i], sizes[i + 1], output_activation if i == last else activation,
+                  bias, init=init, rng=generator, name=f"layers.{i}")
+            for i in range(len(sizes) - 1)]
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.nin] + [layer.nout for layer in self.layers]
+
+    def _forward(self, x: tuple[Value, ...]) -> Value | list[Value]:
+        out: Any = x
+        for layer in self.layers:
+            out = layer._forward(out if isinstance(out, (tuple, list)) else (out,))
+        return out
+
+    def __call__(self, x: Any) -> Value | list[Value]:
+        return self._forward(_as_inputs(x, self.nin, "MLP"))
+
+    def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
+        return [(f"layers.{i}.", layer.neurons) for i, layer in enumerate(self.layers)]
+
+    def __repr__(self) -> str:
+        lines = [f"  (layers.{i}): {layer!r}" for i, layer in enumerate(self.layers)]
+        return "MLP(\n" + "\n".join(lines) + f"\n)  # {self.num_parameters()} parameters"

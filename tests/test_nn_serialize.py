@@ -1,0 +1,127 @@
+"""Checkpoints: state_dict in PyTorch nn.Linear layout, .npz save/load, and clear errors."""
+
+import zipfile
+
+import numpy as np
+import pytest
+
+import nn
+from nn.serialize import SerializationError
+
+
+def outputs(model, X):
+    return [model(x).data for x in X]
+
+
+X = np.random.default_rng(0).normal(size=(10, 3))
+
+
+def test_state_dict_has_pytorch_linear_shapes():
+    model = nn.MLP(3, [5, 4, 1], seed=1)
+    state = model.state_dict()
+    assert list(state) == ["layers.0.weight", "layers.0.bias", "layers.1.weight",
+                           "layers.1.bias", "layers.2.weight", "layers.2.bias"]
+    assert state["layers.0.weight"].shape == (5, 3) and state["layers.0.bias"].shape == (5,)
+    assert state["layers.2.weight"].shape == (1, 4) and state["layers.2.bias"].shape == (1,)
+    # row j of a weight matrix is neuron j's weight list, as in torch.nn.Linear
+    neuron = model.layers[1].neurons[2]
+    np.testing.assert_array_equal(state["layers.1.weight"][2], [w.data for w in neuron.w])
+    assert state["layers.1.bias"][2] == neuron.b.data
+    assert nn.Neuron(3, seed=0).state_dict()["weight"].shape == (1, 3)
+
+
+def test_pytorch_layout_round_trip_keeps_outputs_identical():
+    # Matrices written the way torch.nn.Linear stores them, computed in NumPy: y = W x + b.
+    rng = np.random.default_rng(9)
+    layout = {"layers.0.weight": rng.normal(size=(5, 3)), "layers.0.bias": rng.normal(size=5),
+              "layers.1.weight": rng.normal(size=(1, 5)), "layers.1.bias": rng.normal(size=1)}
+    model = nn.MLP(3, [5, 1], activation="tanh", seed=0)
+    model.load_state_dict(layout)
+    for x in X:
+        hidden = np.tanh(layout["layers.0.weight"] @ x + layout["layers.0.bias"])
+        want = (layout["layers.1.weight"] @ hidden + layout["layers.1.bias"])[0]
+        assert model(x).data == pytest.approx(want, rel=1e-13)
+    back = model.state_dict()
+    for key, array in layout.items():
+        np.testing.assert_array_equal(back[key], array)
+
+
+def test_save_and_load_keep_outputs_identical(tmp_path):
+    model = nn.MLP(3, [6, 6, 1], activation="tanh", seed=2)
+    path = model.save(tmp_path / "model")
+    assert path.endswith("model.npz")
+    other = nn.MLP(3, [6, 6, 1], activation="tanh", seed=3)
+    assert outputs(other, X) != outputs(model, X)
+    identities = [id(p) for p in other.parameters()]
+    other.load(path)
+    assert outputs(other, X) == outputs(model, X)
+    assert [id(p) for p in other.parameters()] == identities  # written in place
+    rebuilt = nn.load_model(path)
+    assert isinstance(rebuilt, nn.MLP) and rebuilt.sizes == [3, 6, 6, 1]
+    assert rebuilt.activation == "tanh"
+    assert outputs(rebuilt, X) == outputs(model, X)
+    # the file is plain arrays: it opens with pickling forbidden
+    with np.load(path, allow_pickle=False) as archive:
+        assert "layers.0.weight" in archive.files
+
+
+def test_layer_and_neuron_round_trip(tmp_path):
+    layer = nn.Layer(3, 2, activation="sigmoid", bias=False, seed=4)
+    rebuilt = nn.load_model(layer.save(tmp_path / "layer.npz"))
+    assert isinstance(rebuilt, nn.Layer)
+    assert [[v.data for v in rebuilt(x)] for x in X] == [[v.data for v in layer(x)] for x in X]
+    neuron = nn.Neuron(3, activation="softplus", seed=5)
+    rebuilt = nn.load_model(neuron.save(tmp_path / "neuron.npz"))
+    assert outputs(rebuilt, X) == outputs(neuron, X)
+
+
+def test_mismatches_name_the_key_and_leave_the_model_untouched():
+    model = nn.MLP(3, [4, 1], seed=0)
+    before = [p.data for p in model.parameters()]
+    good = model.state_dict()
+    bad_shape = dict(good, **{"layers.1.weight": np.zeros((4, 1)),
+                              "layers.0.weight": np.zeros((4, 3))})
+    with pytest.raises(ValueError, match=r"'layers.1.weight' has shape \(4, 1\), "
+                                         r"expected \(1, 4\)"):
+        model.load_state_dict(bad_shape)
+    missing = {k: v for k, v in good.items() if k != "layers.0.bias"}
+    with pytest.raises(KeyError, match="missing key 'layers.0.bias'"):
+        model.load_state_dict(missing)
+    with pytest.raises(KeyError, match="unexpected key 'layers.2.weight'"):
+        model.load_state_dict(dict(good, **{"layers.2.weight": np.zeros((1, 1))}))
+    with pytest.raises(ValueError, match="'layers.0.bias' holds non-finite"):
+        model.load_state_dict(dict(good, **{"layers.0.bias": np.full(4, np.nan)}))
+    assert [p.data for p in model.parameters()] == before
+
+
+def test_loading_a_file_of_another_shape_names_the_key(tmp_path):
+    path = nn.MLP(3, [4, 1], seed=0).save(tmp_path / "small.npz")
+    with pytest.raises(SerializationError, match="'layers.0.weight' has shape"):
+        nn.MLP(3, [5, 1], seed=0).load(path)
+
+
+def test_corrupt_and_missing_files_raise_clear_errors(tmp_path):
+    broken = tmp_path / "broken.npz"
+    broken.write_bytes(b"this is not a zip archive at all")
+    with pytest.raises(SerializationError, match="not a readable .npz checkpoint"):
+        nn.load_model(broken)
+    truncated = tmp_path / "truncated.npz"
+    full = nn.MLP(3, [4, 1], seed=0).save(tmp_path / "full.npz")
+    data = open(full, "rb").read()
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(SerializationError, match="truncated.npz"):
+        nn.MLP(3, [4, 1]).load(truncated)
+    with pytest.raises(FileNotFoundError, match="no such checkpoint file"):
+        nn.load_model(tmp_path / "nowhere.npz")
+    # an archive holding a pickled object array is refused, not unpickled
+    pickled = tmp_path / "pickled.npz"
+    np.savez(pickled, **{"layers.0.weight": np.array([{"a": 1}], dtype=object)})
+    with pytest.raises(SerializationError, match="pickled.npz"):
+        nn.MLP(3, [4, 1]).load(pickled)
+    # a plain .npz without the architecture entry cannot be rebuilt blindly
+    bare = tmp_path / "bare.npz"
+    np.savez(bare, **nn.MLP(3, [4, 1], seed=0).state_dict())
+    with pytest.raises(SerializationError, match="does not say which model"):
+        nn.load_model(bare)
+    nn.MLP(3, [4, 1]).load(bare)  # ... but loads into a model of the right shape
+    assert zipfile.is_zipfile(bare)
