@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -245,6 +246,14 @@ def _pow_forward(opname: str, base: float, exponent: float) -> float:
         raise _fail(opname, f"result overflows a float: {_fmt(base)} ** {_fmt(exponent)}") from None
 
 
+_EXP_MAX = math.log(sys.float_info.max)  # exp of anything larger overflows a float
+
+
+def _check_exp(x: float) -> None:
+    if x > _EXP_MAX:
+        raise _fail("exp", f"result overflows a float: exp({_fmt(x)})")
+
+
 def _exp_forward(x: float) -> float:
     try:
         return math.exp(x)
@@ -326,7 +335,7 @@ POW = _register(Op("pow", lambda a, b: _pow_forward("pow", a, b),
                    "d/da = b a^(b-1), d/db = a^b log(a)", 2, check=_check_pow,
                    method="a ** b"))
 EXP = _register(Op("exp", _exp_forward, lambda x, out: (out,), "d/dx = exp(x)",
-                   method="x.exp()"))
+                   check=_check_exp, method="x.exp()"))
 LOG = _register(Op("log", math.log, lambda x, out: (1.0 / x,), "d/dx = 1/x",
                    check=_check_log, method="x.log()"))
 SQRT = _register(Op("sqrt", math.sqrt, lambda x, out: (_sqrt_slope(out),),

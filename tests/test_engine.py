@@ -356,3 +356,13 @@ def test_million_operation_chain_at_default_recursion_limit() -> None:
         del y  # freeing a deep chain must not overflow the C stack either
     finally:
         sys.setrecursionlimit(limit)
+
+
+def test_operations_document_is_generated_from_the_table() -> None:
+    from pathlib import Path
+
+    from autograd.catalog import operation_table
+
+    document = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
+    assert document.read_text(encoding="utf-8") == operation_table(), (
+        "docs/operations.md is stale: run python -m autograd.catalog > docs/operations.md")
