@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 import autograd
-from autograd import Value
+
+from .losses import half_sse, l2_penalty, mse
 
 __all__ = ["ReferenceNetwork", "LayerComparison", "GradientComparison", "compare_gradients",
            "ACTIVATIONS", "LOSSES"]
@@ -376,17 +377,12 @@ class GradientComparison:
                                for c in self.layers)
 
 
-def _example_loss(outputs: list[Value], targets: Sequence[float], loss: str) -> Value:
-    squares = [(o - y) * (o - y) for o, y in zip(outputs, targets)]
-    total = autograd.sum_values(squares)
-    return total * 0.5 if loss == "half_sse" else total / len(squares)
-
-
 def compare_gradients(model: Any, X: Any, Y: Any, loss: str = "half_sse",
                       l2: float = 0.0) -> GradientComparison:
     """Every parameter gradient of `model` on (X, Y), engine against the NumPy reference.
 
-    The engine side runs the model on each row of X and builds, from Values,
+    The engine side runs the model on each row of X and builds, from Values and with
+    `nn.losses` (``half_sse`` or ``mse`` per example, ``l2_penalty`` for the weights),
     J = (1/m) sum_t loss(model(x_t), y_t) + (l2 / 2m) sum of squared weights, then asks
     `autograd.grad` for dJ/dp (the parameters' ``.grad`` is left alone).  The reference
     side converts the model to matrices and runs `ReferenceNetwork.gradients`.
@@ -400,15 +396,17 @@ def compare_gradients(model: Any, X: Any, Y: Any, loss: str = "half_sse",
     Y = reference._targets(Y, m, where)
     layers = _model_layers(model, where)
 
+    # nn's own loss functions, so that they are checked too.
+    example_loss = half_sse if loss == "half_sse" else mse
     per_example = []
     for x, y in zip(X.tolist(), Y.tolist()):
         out = model(x)
         outputs = list(out) if isinstance(out, (list, tuple)) else [out]
-        per_example.append(_example_loss(outputs, y, loss))
+        per_example.append(example_loss(outputs, y))
     cost = autograd.sum_values(per_example) / m
     if l2 > 0.0:
-        squares = [w * w for neurons, _ in layers for n in neurons for w in n.w]
-        cost = cost + autograd.sum_values(squares) * (0.5 * l2 / m)
+        weights = [w for neurons, _ in layers for n in neurons for w in n.w]
+        cost = cost + l2_penalty(weights, alpha=0.5 * l2 / m)
     params = [p for neurons, _ in layers for n in neurons
               for p in (*n.w, *([n.b] if n.b is not None else []))]
     slopes = dict(zip(map(id, params), autograd.grad(cost, params)))
