@@ -32,6 +32,7 @@ from .engine import (
 )
 from .gradcheck import GradcheckError, central_difference, gradcheck
 from .graph import count_nodes, edges, grad, hessian, leaves, topological_order
+from .viz import draw_dot
 
 __version__ = "0.1.0"
 __chainrule__ = True
@@ -42,5 +43,5 @@ __all__ = [
     "topological_order", "edges", "leaves", "count_nodes",
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "sin", "cos",
     "absolute", "dot", "sum_values", "central_difference", "gradcheck", "GradcheckError",
-    "__version__",
+    "draw_dot", "__version__",
 ]

@@ -1,0 +1,749 @@
+"""Drawings of a Value's graph with its gradients, and a step-through page of backward.
+
+`draw_dot(root)` returns a `graphviz.Digraph` in the classic style (one box per Value
+with its label, data and grad; one ellipse per operation) and makes the gradient flow
+visible:
+
+* **Colour** of a Value box: |grad| on a log scale, one shade per decade below the
+  largest |grad| in the graph (six decades, darkest = largest).  A |grad| of at most
+  1e-6 times the largest, or exactly 0, is *vanishing* (pale grey, dashed border).
+  NaN gradients are red and infinite ones orange, whatever their neighbours.
+* **Edge width**: the size of the gradient that flows back along the edge, that is
+  upstream grad x local derivative (the same product `Value.backward` adds), again one
+  step per decade below the largest flow.  Vanishing flows are dotted, NaN and
+  infinite ones dashed red / orange.
+* **Shape** tells what a Value is.  The rule, from the tags the engine records:
+  the root is the *output* (thick rounded border); any other Value made by an operation
+  is *intermediate* (rounded); a leaf created inside an `autograd.scope` *and* given a
+  label is a *parameter* (double border: this is how `nn` creates weights and biases);
+  every other leaf is an *input or constant* (plain box).
+* Before any backward pass (every grad, the root's included, is 0) the drawing says so
+  and shows "grad —" instead of misleading zeros.
+* Values are grouped into nested cluster boxes by their dotted scope
+  ('layers.0.neurons.1' sits in 'neurons.1' inside 'layers.0').  ``collapse='neuron'``
+  or ``collapse='layer'`` draws one box per neuron or per layer, with a summary of its
+  parameters' gradients, so a whole network stays readable.
+
+Node ids come from the position in `autograd.topological_order(root)`: Value ``i`` is
+``v{i}``, the operation that produced it ``o{i}``; the same graph gives the same DOT
+source byte for byte.
+
+`export_html(root, path)` writes one self-contained HTML page (inline SVG, CSS and
+JavaScript, nothing fetched) that steps through the forward pass and then the backward
+pass in the engine's order, showing each chain-rule product.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import graphviz
+
+from ._html import CSS, JS, PAGE
+from .engine import Value, _as_float
+from .graph import topological_order
+
+__all__ = [
+    "draw_dot", "export_html", "GradientGraph", "GraphTooLargeError",
+    "GraphvizNotFoundError", "node_kind", "scope_levels", "DECADES", "SCALE_FILLS",
+    "VANISHING_FILL", "NAN_FILL", "INF_FILL",
+]
+
+# --------------------------------------------------------------------------------------
+# Palette.  A calm sequential blue (ColorBrewer "Blues") for the decades of |grad|, a
+# neutral grey for vanishing gradients, and two warm alarm colours that the blue scale
+# never uses for NaN and infinity.
+# --------------------------------------------------------------------------------------
+
+DECADES = 6  # colour steps below the largest |grad|; below that a gradient is vanishing
+SCALE_FILLS = ("#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#c6dbef", "#deebf7")
+SCALE_FONTS = ("#ffffff", "#ffffff", "#10253f", "#10253f", "#10253f", "#10253f")
+EDGE_WIDTHS = ("3.5", "3", "2.5", "2", "1.5", "1")
+VANISHING_FILL = "#f0f0f0"
+VANISHING_FONT = "#8c8c8c"
+NAN_FILL = "#d7301f"
+INF_FILL = "#f16913"
+PENDING_FILL = "#ffffff"
+INK = "#2b2b2b"  # text and borders
+EDGE_INK = "#6b6b6b"
+VANISHING_EDGE = "#bdbdbd"
+FONT = "Helvetica"
+
+_KIND_ATTRS = {
+    "input": {"shape": "box", "style": "filled"},
+    "parameter": {"shape": "box", "style": "filled", "peripheries": "2"},
+    "intermediate": {"shape": "box", "style": "filled,rounded"},
+    "output": {"shape": "box", "style": "filled,rounded", "penwidth": "2.5"},
+}
+
+_INSTALL_HINT = (
+    "the Graphviz program 'dot' was not found on PATH, so the drawing cannot be rendered. "
+    "Install it: Debian/Ubuntu 'sudo apt-get install graphviz', Fedora 'sudo dnf install "
+    "graphviz', macOS 'brew install graphviz', Windows 'winget install graphviz', conda "
+    "'conda install -c conda-forge graphviz'. The DOT source is still available as .source."
+)
+
+
+class GraphTooLargeError(ValueError):
+    """The graph has more nodes than `max_nodes`; dot would take long and draw a blur."""
+
+
+class GraphvizNotFoundError(graphviz.ExecutableNotFound):
+    """The `dot` program is missing: says how to install it."""
+
+    def __init__(self, where: str = "render") -> None:
+        RuntimeError.__init__(self, f"{where}: {_INSTALL_HINT}")
+
+
+class GradientGraph(graphviz.Digraph):
+    """A `graphviz.Digraph` whose rendering errors say how to install Graphviz.
+
+    Everything else is graphviz's: ``.source``, ``.pipe()``, ``.render()``, and
+    ``_repr_mimebundle_`` so that a drawing shows itself in Jupyter.
+    """
+
+    def pipe(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().pipe(*args, **kwargs)
+        except graphviz.ExecutableNotFound as exc:
+            if isinstance(exc, GraphvizNotFoundError):
+                raise
+            raise GraphvizNotFoundError("pipe") from exc
+
+    def render(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        try:
+            return super().render(*args, **kwargs)
+        except graphviz.ExecutableNotFound as exc:
+            if isinstance(exc, GraphvizNotFoundError):
+                raise
+            raise GraphvizNotFoundError("render") from exc
+
+
+# --------------------------------------------------------------------------------------
+# Small helpers: numbers, escaping, kinds, scopes.
+# --------------------------------------------------------------------------------------
+
+def _short(x: float) -> str:
+    """A number for a drawing: 4 decimals in the everyday range, else scientific."""
+    if math.isnan(x):
+        return "NaN"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    if x == 0.0:
+        return "0.0000"
+    if 1e-3 <= abs(x) < 1e5:
+        return f"{x:.4f}"
+    return f"{x:.3e}"
+
+
+def _tick(x: float) -> str:
+    """A legend bound: two significant digits."""
+    return f"{x:.2g}"
+
+
+def _escape(text: str) -> str:
+    """User text made safe inside an HTML-like Graphviz label.
+
+    & < > " ' become entities; control characters (which XML forbids) become spaces.
+    """
+    cleaned = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text)
+    return html.escape(cleaned, quote=True)
+
+
+def node_kind(value: Value, root: Value) -> str:
+    """'output', 'intermediate', 'parameter' or 'input' (see the module docstring)."""
+    if value is root:
+        return "output"
+    if not value.is_leaf:
+        return "intermediate"
+    if value.scope and value.label:
+        return "parameter"
+    return "input"
+
+
+def scope_levels(scope: str) -> list[str]:
+    """The nested groups a dotted scope belongs to, outermost first.
+
+    A numeric part belongs to the name before it, so ``'layers.0.neurons.1'`` gives
+    ``['layers.0', 'layers.0.neurons.1']`` and ``'layer.neurons.3'`` gives
+    ``['layer', 'layer.neurons.3']``.
+    """
+    levels: list[str] = []
+    for part in scope.split(".") if scope else []:
+        if part.isdigit() and levels:
+            levels[-1] = f"{levels[-1]}.{part}"
+        else:
+            levels.append(f"{levels[-1]}.{part}" if levels else part)
+    return levels
+
+
+def _level_name(level: str, parent: str) -> str:
+    """The part of `level` below `parent`: 'neurons.1' for 'layers.0.neurons.1'."""
+    return level[len(parent) + 1:] if parent else level
+
+
+def _matches(level: str, parent: str, word: str) -> bool:
+    head = _level_name(level, parent).split(".")[0]
+    return head == word or head == word + "s"
+
+
+def _bin(x: float, reference: float) -> int | str:
+    """Decade of |x| below `reference`: 0 (within 10x) .. DECADES-1, or a special name."""
+    if math.isnan(x):
+        return "nan"
+    if math.isinf(x):
+        return "inf"
+    size = abs(x)
+    if size == 0.0 or reference <= 0.0 or not math.isfinite(reference):
+        return "vanishing"
+    ratio = size / reference
+    decade = 0 if ratio >= 1.0 else math.floor(-math.log10(ratio))
+    return "vanishing" if decade >= DECADES else decade
+
+
+def _fill(b: int | str) -> tuple[str, str]:
+    """(fill colour, font colour) of a gradient bin."""
+    if b == "nan":
+        return NAN_FILL, "#ffffff"
+    if b == "inf":
+        return INF_FILL, "#ffffff"
+    if b == "vanishing":
+        return VANISHING_FILL, VANISHING_FONT
+    assert isinstance(b, int)
+    return SCALE_FILLS[b], SCALE_FONTS[b]
+
+
+def _local_derivatives(node: Value) -> Sequence[float]:
+    """d node / d parent for each parent, on floats, exactly as `Value.backward` asks."""
+    fn = node._fn
+    assert fn is not None
+    args = [p.data for p in node.parents]
+    if fn.has_param:
+        return fn.derivative(*args, node.data, node._param)
+    return fn.derivative(*args, node.data)
+
+
+def _op_text(node: Value) -> str:
+    name = node.op
+    if name == "**":
+        return f"** {node.param:g}"
+    if node._fn is not None and node._fn.has_param:
+        return f"{name}({node.param:g})"
+    return name
+
+
+# --------------------------------------------------------------------------------------
+# Layout: what to draw, before any graphviz object exists.
+# --------------------------------------------------------------------------------------
+
+@dataclass
+class _Item:
+    """One node of the drawing: a Value, an operation, or a collapsed group."""
+
+    node_id: str
+    cluster: str  # scope level of the cluster box it sits in ('' = top level)
+    attrs: dict[str, str]
+
+
+@dataclass
+class _Edge:
+    tail: str
+    head: str
+    edge_id: str
+    flows: list[float] = field(default_factory=list)
+    upstream: float = math.nan
+    local: float = math.nan
+    merged: bool = False  # drawn to or from a collapsed box: shows a total
+    product: bool = False  # parent -> operation: upstream x local (else op -> its result)
+
+
+@dataclass
+class _Layout:
+    items: list[_Item]
+    edges: list[_Edge]
+    clusters: list[str]  # scope levels that get a box, in order of first appearance
+    pending: bool
+    grad_reference: float
+    flow_reference: float
+
+
+def _total(flows: list[float]) -> float:
+    """Sum of |flow| over the real edges one drawn edge stands for (NaN if any is NaN)."""
+    if any(math.isnan(f) for f in flows):
+        return math.nan
+    if any(math.isinf(f) for f in flows):
+        return math.inf
+    return math.fsum(abs(f) for f in flows)
+
+
+def _edge_attrs(edge: _Edge, pending: bool, reference: float) -> dict[str, str]:
+    if pending or not edge.flows:
+        return {"id": edge.edge_id}
+    total = _total(edge.flows)
+    b = _bin(total, reference)
+    attrs = {"id": edge.edge_id}
+    if b == "nan":
+        attrs.update(color=NAN_FILL, penwidth="2", style="dashed")
+    elif b == "inf":
+        attrs.update(color=INF_FILL, penwidth="2", style="dashed")
+    elif b == "vanishing":
+        attrs.update(color=VANISHING_EDGE, penwidth="0.75", style="dotted")
+    else:
+        attrs.update(penwidth=EDGE_WIDTHS[int(b)])
+    if edge.merged:
+        plural = "" if len(edge.flows) == 1 else "s"
+        attrs["tooltip"] = f"{len(edge.flows)} edge{plural}, total |gradient| {_short(total)}"
+    elif edge.product:
+        attrs["tooltip"] = (f"gradient sent back: {_short(edge.upstream)} x "
+                            f"{_short(edge.local)} = {_short(edge.flows[0])}")
+    else:
+        attrs["tooltip"] = f"gradient arriving: {_short(edge.flows[0])}"
+    return attrs
+
+
+def _value_attrs(v: Value, kind: str, pending: bool, reference: float,
+                 tag: str) -> dict[str, str]:
+    lines = [f"<B>{_escape(v.label)}</B>"] if v.label else []
+    lines.append(f"data {_short(v.data)}")
+    lines.append("grad —" if pending else f"grad {_short(v.grad)}")
+    attrs = dict(_KIND_ATTRS[kind])
+    attrs["label"] = "<" + "<BR/>".join(lines) + ">"
+    attrs["id"] = tag
+    attrs["color"] = INK
+    if pending:
+        attrs.update(fillcolor=PENDING_FILL, fontcolor=INK)
+        attrs["tooltip"] = f"{kind}: data {v.data!r} (no backward pass yet)"
+        return attrs
+    b = _bin(v.grad, reference)
+    fill, font = _fill(b)
+    attrs.update(fillcolor=fill, fontcolor=font)
+    if b == "vanishing":
+        attrs["style"] += ",dashed"
+        attrs["color"] = VANISHING_FONT
+    attrs["tooltip"] = f"{kind}: data {v.data!r}, grad {v.grad!r}"
+    return attrs
+
+
+def _op_attrs(node: Value, tag: str) -> dict[str, str]:
+    return {"label": f"<{_escape(_op_text(node))}>", "id": tag, "shape": "ellipse",
+            "style": "filled", "fillcolor": "#ffffff", "color": "#8c8c8c",
+            "fontcolor": INK, "fontsize": "11", "height": "0.3", "margin": "0.05,0.02"}
+
+
+def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Value,
+                 pending: bool, reference: float, tag: str) -> dict[str, str]:
+    params = [v for v in members if node_kind(v, root) == "parameter"]
+    lines = [f"<B>{_escape(name)}</B>"]
+    sizes = [abs(p.grad) for p in params]
+    if len(outputs) == 1:
+        out = outputs[0]
+        grad_text = "—" if pending else _short(out.grad)
+        lines.append(f"out {_short(out.data)} · grad {grad_text}")
+    else:
+        lines.append(f"{len(outputs)} outputs")
+    plural = "" if len(params) == 1 else "s"
+    if pending or not params:
+        lines.append(f"{len(params)} parameter{plural}")
+    else:
+        nan = any(math.isnan(s) for s in sizes)
+        largest = math.nan if nan else max(sizes)
+        mean = math.nan if nan else math.fsum(sizes) / len(sizes)
+        lines.append(f"{len(params)} parameter{plural}: |grad| max {_short(largest)}, "
+                     f"mean {_short(mean)}")
+    attrs = {"label": "<" + "<BR/>".join(lines) + ">", "id": tag, "shape": "box",
+             "style": "filled,rounded", "color": INK, "penwidth": "1.5"}
+    if pending:
+        attrs.update(fillcolor=PENDING_FILL, fontcolor=INK)
+        return attrs
+    if params:
+        key = math.nan if any(math.isnan(s) for s in sizes) else max(sizes)
+    else:
+        key = outputs[0].grad if outputs else 0.0
+    b = _bin(key, reference)
+    fill, font = _fill(b)
+    attrs.update(fillcolor=fill, fontcolor=font)
+    if b == "vanishing":
+        attrs["style"] += ",dashed"
+        attrs["color"] = VANISHING_FONT
+    return attrs
+
+
+def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | None,
+            pending_only: bool = False) -> _Layout:
+    order = topological_order(root)
+    index = {v: i for i, v in enumerate(order)}  # Values hash by identity
+    pending = pending_only or all(v.grad == 0.0 for v in order)
+
+    finite = [abs(v.grad) for v in order if math.isfinite(v.grad)]
+    grad_reference = scale if scale is not None else max(finite, default=0.0)
+
+    # Which group (collapsed box) or cluster each Value belongs to.
+    owner: list[str] = []  # drawn node id for Value i
+    cluster_of: list[str] = []  # cluster level the drawn node sits in
+    groups: dict[str, list[int]] = {}  # group level -> member Values
+    for i, v in enumerate(order):
+        levels = scope_levels(v.scope)
+        group = ""
+        if collapse:
+            for depth, level in enumerate(levels):
+                if _matches(level, levels[depth - 1] if depth else "", collapse):
+                    group = level
+                    parent_level = levels[depth - 1] if depth else ""
+                    break
+        if group:
+            groups.setdefault(group, []).append(i)
+            owner.append(f"g{groups[group][0]}")
+            cluster_of.append(parent_level)
+        else:
+            owner.append(f"v{i}")
+            cluster_of.append(levels[-1] if levels else "")
+    if collapse and not groups:
+        found = sorted({lv for v in order for lv in scope_levels(v.scope)})[:8]
+        raise ValueError(
+            f"draw_dot: collapse={collapse!r} matches no scope in this graph "
+            f"(scopes found: {', '.join(found) if found else 'none'})")
+
+    count = sum(1 for i, v in enumerate(order) if owner[i] == f"v{i}")
+    count += sum(1 for i, v in enumerate(order) if owner[i] == f"v{i}" and not v.is_leaf)
+    count += len(groups)
+    if count > max_nodes:
+        hint = ("collapse='layer'" if collapse else "collapse='neuron' or collapse='layer'")
+        raise GraphTooLargeError(
+            f"draw_dot: the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
+            f"a drawing that size is unreadable and slow to lay out. Try {hint} (one box per "
+            f"neuron or layer of a network), or pass a larger max_nodes.")
+
+    # Edges, with the gradient that flows back along each: upstream grad x local slope.
+    edges: list[_Edge] = []
+    merged: dict[tuple[str, str], _Edge] = {}
+    flows_known = not pending
+
+    def add(tail: str, head: str, edge_id: str, flow: float | None,
+            upstream: float = math.nan, local: float = math.nan,
+            product: bool = False) -> None:
+        if tail == head:
+            return  # inside one collapsed box
+        collapsed = tail.startswith("g") or head.startswith("g")
+        if collapsed:
+            key = (tail, head)
+            edge = merged.get(key)
+            if edge is None:
+                edge = _Edge(tail, head, f"e_{tail}_{head}")
+                merged[key] = edge
+                edges.append(edge)
+            if flow is not None:
+                edge.flows.append(flow)
+            edge.merged = True
+            return
+        edges.append(_Edge(tail, head, edge_id, [] if flow is None else [flow],
+                           upstream, local, product=product))
+
+    for i, node in enumerate(order):
+        if node.is_leaf:
+            continue
+        head = owner[i] if owner[i] != f"v{i}" else f"o{i}"
+        locals_: Sequence[float] | None = None
+        if flows_known:
+            try:
+                locals_ = _local_derivatives(node)
+            except Exception:  # a broken user derivative: draw the edge without a width
+                locals_ = None
+        for k, parent in enumerate(node.parents):
+            flow = None
+            local = math.nan
+            if locals_ is not None:
+                local = float(locals_[k])
+                flow = node.grad * local
+            add(owner[index[parent]], head, f"e{i}_{k}", flow, node.grad, local, True)
+        if head == f"o{i}":
+            add(head, f"v{i}", f"e{i}", node.grad if flows_known else None)
+    totals = [_total(edge.flows) for edge in edges if edge.flows]
+    flow_reference = max((t for t in totals if math.isfinite(t)), default=0.0)
+
+    # Drawn nodes, in topological order of their first member.
+    items: list[_Item] = []
+    drawn: set[str] = set()
+    for i, v in enumerate(order):
+        if owner[i] != f"v{i}":
+            tag = owner[i]
+            if tag in drawn:
+                continue
+            drawn.add(tag)
+            level = next(lv for lv, members in groups.items() if f"g{members[0]}" == tag)
+            member_values = [order[j] for j in groups[level]]
+            member_set = set(groups[level])
+            outputs = _group_outputs(order, groups[level], member_set, index, root)
+            items.append(_Item(tag, cluster_of[i], _group_attrs(
+                _level_name(level, cluster_of[i]), member_values, outputs, root, pending,
+                grad_reference, tag)))
+            continue
+        kind = node_kind(v, root)
+        items.append(_Item(f"v{i}", cluster_of[i],
+                           _value_attrs(v, kind, pending, grad_reference, f"v{i}")))
+        if not v.is_leaf:
+            items.append(_Item(f"o{i}", cluster_of[i], _op_attrs(v, f"o{i}")))
+
+    clusters: list[str] = []
+    for item in items:
+        for level in scope_levels(item.cluster):
+            if level not in clusters:
+                clusters.append(level)
+    return _Layout(items, edges, clusters, pending, grad_reference, flow_reference)
+
+
+def _group_outputs(order: list[Value], members: list[int], member_set: set[int],
+                   index: dict[Value, int], root: Value) -> list[Value]:
+    """Members used by some Value outside the group (or the root itself)."""
+    used_outside: set[int] = set()
+    for j, v in enumerate(order):
+        if j in member_set:
+            continue
+        for p in v.parents:
+            k = index[p]
+            if k in member_set:
+                used_outside.add(k)
+    return [order[j] for j in members if j in used_outside or order[j] is root]
+
+
+# --------------------------------------------------------------------------------------
+# The legend and the Digraph.
+# --------------------------------------------------------------------------------------
+
+def _caption(layout: _Layout, legend: bool, title: str | None) -> str | None:
+    """The graph's caption, drawn above it: title, the no-backward notice, the legend."""
+    width = 2 + len(SCALE_FILLS) + 3  # the '|grad|' cell, the scale, vanishing, NaN, inf
+    span = f'<TD COLSPAN="{width}" ALIGN="LEFT">'
+    rows = []
+    if title is not None:
+        rows.append(f'<TR>{span}<FONT POINT-SIZE="15"><B>{_escape(title)}</B></FONT></TD></TR>')
+    if layout.pending:
+        rows.append(f"<TR>{span}<B>No backward pass yet:</B> "
+                    "call backward() to see gradients</TD></TR>")
+    if legend and not layout.pending:
+        top = layout.grad_reference
+        cells = ['<TD ALIGN="RIGHT">|grad|</TD>']
+        for k, (fill, font) in enumerate(zip(SCALE_FILLS, SCALE_FONTS)):
+            bounds = f"{_tick(top * 10.0 ** -(k + 1))}–{_tick(top * 10.0 ** -k)}"
+            cells.append(f'<TD BGCOLOR="{fill}"><FONT COLOR="{font}">{bounds}</FONT></TD>')
+        cells.append("<TD> </TD>")
+        cells.append(f'<TD BGCOLOR="{VANISHING_FILL}"><FONT COLOR="{VANISHING_FONT}">'
+                     f"vanishing ≤ {_tick(top * 10.0 ** -DECADES)}</FONT></TD>")
+        cells.append(f'<TD BGCOLOR="{NAN_FILL}"><FONT COLOR="#ffffff">NaN</FONT></TD>')
+        cells.append(f'<TD BGCOLOR="{INF_FILL}"><FONT COLOR="#ffffff">inf</FONT></TD>')
+        rows.append("<TR>" + "".join(cells) + "</TR>")
+    if legend:
+        key = ("box: input or constant · double box: parameter · rounded: computed value · "
+               "thick border: output · ellipse: operation")
+        if not layout.pending:
+            key += " · edge width: gradient sent back"
+        rows.append(f"<TR>{span}<FONT COLOR=\"{VANISHING_FONT}\">{key}</FONT></TD></TR>")
+    if not rows:
+        return None
+    return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4">'
+            + "".join(rows) + "</TABLE>>")
+
+
+def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
+             collapse: str | None = None, max_nodes: int = 400, legend: bool = True,
+             scale: float | None = None, title: str | None = None) -> GradientGraph:
+    """Draw the graph that computed `root`, with every Value's data and gradient.
+
+    Parameters:
+        root: the Value to draw; everything it depends on is drawn.
+        format: output format for rendering ('svg', 'png', 'pdf', ...).
+        rankdir: 'LR' (left to right, the default), 'TB', 'RL' or 'BT'.
+        collapse: None, or a scope word such as 'neuron' or 'layer': every scope level
+            named so (or its plural, 'neurons.1') becomes one box with a summary of
+            its parameters' gradients.
+        max_nodes: refuse (GraphTooLargeError) to draw more nodes than this.
+        legend: add the colour and shape key.
+        scale: the |grad| taken as the top of the colour scale (default: the largest
+            finite |grad| in the graph); give two drawings the same scale to compare them.
+        title: a caption on top.
+
+    Colour is the decade of |grad| / scale (six steps, then vanishing); edge width is
+    the decade of |upstream grad x local derivative| / (the largest such flow).
+    Returns a `GradientGraph` (a `graphviz.Digraph`): ``.source`` is the DOT text,
+    ``.pipe()`` renders, and Jupyter displays it.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__}")
+    if rankdir not in ("LR", "TB", "RL", "BT"):
+        raise ValueError(f"draw_dot: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
+    if collapse is not None and (not isinstance(collapse, str) or not collapse):
+        raise ValueError(f"draw_dot: collapse must be None or a scope word such as "
+                         f"'neuron' or 'layer', got {collapse!r}")
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"draw_dot: max_nodes must be a positive int, got {max_nodes!r}")
+    if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale)
+                                  and scale > 0):
+        raise ValueError(f"draw_dot: scale must be a positive finite number, got {scale!r}")
+    layout = _layout(root, collapse, max_nodes, None if scale is None else float(scale))
+    return _to_digraph(layout, format, rankdir, legend, title)
+
+
+def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
+                title: str | None) -> GradientGraph:
+    graph_attr = {"rankdir": rankdir, "bgcolor": "white", "fontname": FONT,
+                  "fontsize": "12", "fontcolor": INK, "nodesep": "0.25", "ranksep": "0.35"}
+    caption = _caption(layout, legend, title)
+    if caption is not None:
+        graph_attr.update(label=caption, labelloc="t", labeljust="l")
+    g = GradientGraph(name="chainrule", format=format, graph_attr=graph_attr,
+                      node_attr={"fontname": FONT, "fontsize": "11"},
+                      edge_attr={"color": EDGE_INK, "arrowsize": "0.6"})
+
+    by_cluster: dict[str, list[_Item]] = {}
+    for item in layout.items:
+        by_cluster.setdefault(item.cluster, []).append(item)
+    children: dict[str, list[str]] = {}
+    for level in layout.clusters:
+        levels = scope_levels(level)
+        parent = levels[-2] if len(levels) > 1 else ""
+        children.setdefault(parent, []).append(level)
+
+    def emit(container: graphviz.Digraph, level: str, depth: int) -> None:
+        for item in by_cluster.get(level, []):
+            attrs = dict(item.attrs)
+            label = attrs.pop("label")
+            container.node(item.node_id, label, **attrs)
+        for child in children.get(level, []):
+            number = layout.clusters.index(child)
+            with container.subgraph(name=f"cluster_{number}") as sub:
+                sub.attr(label=f"<{_escape(_level_name(child, level))}>", style="rounded,filled",
+                         fillcolor="#f7f7f5" if depth % 2 == 0 else "#ededea",
+                         color="#c8c8c2", fontcolor="#6b6b6b", fontsize="10",
+                         labeljust="l", penwidth="1")
+                emit(sub, child, depth + 1)
+
+    emit(g, "", 0)
+    for edge in layout.edges:
+        g.edge(edge.tail, edge.head,
+               **_edge_attrs(edge, layout.pending, layout.flow_reference))
+    return g
+
+
+# --------------------------------------------------------------------------------------
+# The step-through page.
+# --------------------------------------------------------------------------------------
+
+def _names(order: list[Value]) -> list[str]:
+    return [v.label if v.label else f"#{i}" for i, v in enumerate(order)]
+
+
+def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict], list[float]]:
+    """The forward steps, then one step per chain-rule product of backward.
+
+    The backward replay does exactly what `Value.backward` does, in the same order and
+    with the same float operations, starting from zero gradients (as after zero_grad),
+    so every number shown is the number the engine computes.
+    """
+    index = {v: i for i, v in enumerate(order)}
+    names = _names(order)
+    steps: list[dict] = []
+    for i, v in enumerate(order):
+        if v.is_leaf:
+            kind = node_kind(v, root)
+            steps.append({"phase": "forward", "node": i, "focus": [f"v{i}"], "edges": [],
+                          "title": f"Forward: {names[i]} is a leaf ({kind})",
+                          "lines": [["data", repr(v.data)]], "grads": {}})
+            continue
+        parents = ", ".join(names[index[p]] for p in v.parents)
+        op = _op_text(v)
+        steps.append({"phase": "forward", "node": i, "focus": [f"v{i}", f"o{i}"],
+                      "edges": [f"e{i}_{k}" for k in range(len(v.parents))] + [f"e{i}"],
+                      "title": f"Forward: {names[i]} = {op}({parents})",
+                      "lines": [["inputs", ", ".join(repr(p.data) for p in v.parents)],
+                                ["data", repr(v.data)]],
+                      "grads": {}})
+
+    running = [0.0] * len(order)
+    r = index[root]
+    running[r] += gradient
+    steps.append({"phase": "seed", "node": r, "focus": [f"v{r}"], "edges": [],
+                  "title": f"Backward starts: {names[r]}.grad = {gradient!r}",
+                  "lines": [["seed", repr(gradient)]],
+                  "grads": {str(j): repr(running[j]) for j in range(len(order))}})
+    for i in range(len(order) - 1, -1, -1):
+        node = order[i]
+        if node.is_leaf:
+            continue
+        locals_ = _local_derivatives(node)
+        g = running[i]
+        formula = node._fn.formula if node._fn is not None else ""
+        for k, parent in enumerate(node.parents):
+            j = index[parent]
+            local = locals_[k]
+            contribution = g * local
+            before = running[j]
+            running[j] += contribution
+            steps.append({
+                "phase": "backward", "node": j, "focus": [f"v{j}", f"o{i}"],
+                "edges": [f"e{i}_{k}"],
+                "title": f"Backward: {names[i]} ({_op_text(node)}) sends gradient to "
+                         f"{names[j]}",
+                "lines": [["upstream", repr(g)], ["local", repr(local)],
+                          ["contribution", repr(contribution)], ["before", repr(before)],
+                          ["grad", repr(running[j])], ["rule", formula]],
+                "upstream_name": names[i], "target": names[j],
+                "grads": {str(j): repr(running[j])}})
+    return steps, running
+
+
+def export_html(root: Value, path: str | os.PathLike[str], *, gradient: float = 1.0,
+                max_nodes: int = 150, title: str | None = None) -> str:
+    """Write a self-contained HTML page that steps through forward and backward.
+
+    Prev / Next / Play (and the arrow keys) walk the forward pass node by node, then
+    the backward pass in the engine's order (reversed `topological_order`): each step
+    shows upstream grad x local derivative = contribution and the running ``.grad`` of
+    the Value it updates.  The numbers are those of a backward pass from zero gradients
+    with seed `gradient`, computed with the engine's own derivative rules; ``.grad`` of
+    the graph is left untouched.  Needs Graphviz's `dot`; returns the path written.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"export_html: root must be a Value, got {type(root).__name__}")
+    seed = _as_float(gradient, "export_html")
+    order = topological_order(root)
+    steps, final = _steps(root, order, seed)
+    layout = _layout(root, None, max_nodes, None, pending_only=True)
+    graph = _to_digraph(layout, "svg", "LR", False, None)
+    try:
+        svg = graph.pipe(format="svg", encoding="utf-8")
+    except GraphvizNotFoundError:
+        raise GraphvizNotFoundError("export_html") from None
+    svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE (no external DTD)
+
+    finite = [abs(g) for g in final if math.isfinite(g)]
+    reference = max(finite, default=0.0)
+    names = _names(order)
+    values = []
+    for i, v in enumerate(order):
+        values.append({"name": names[i], "op": _op_text(v) if not v.is_leaf else "",
+                       "kind": node_kind(v, root), "data": repr(v.data)})
+    colours = {}
+    for step in steps:
+        for j, text in step["grads"].items():
+            fill, font = _fill(_bin(float(text), reference))
+            colours[f"{j}:{text}"] = [fill, font, _short(float(text))]
+    page = PAGE.format(
+        title=_escape(title or "chainrule: step through backpropagation"),
+        svg=svg,
+        data=_script_json({"steps": steps, "values": values, "colours": colours}),
+        css=CSS, js=JS)
+    target = os.fspath(path)
+    with open(target, "w", encoding="utf-8") as handle:
+        handle.write(page)
+    return target
+
+
+def _script_json(obj: Any) -> str:
+    """JSON safe to inline in <script>: no '<', '>' or '&' can end the script early."""
+    text = json.dumps(obj, ensure_ascii=False, allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")

@@ -1,0 +1,321 @@
+"""draw_dot: what the rendered SVG shows, checked against hand-computed numbers."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import graphviz
+import numpy as np
+import pytest
+from vizhelpers import (
+    SVG,
+    bbox,
+    fills,
+    line,
+    render_svg,
+    strokes,
+    svg_groups,
+    tagged_mlp,
+    texts,
+)
+
+import autograd
+from autograd import Value, draw_dot, viz
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def micrograd_expression() -> dict[str, Value]:
+    """The expression of micrograd's README drawing: L = (a*b + c) * f."""
+    a = Value(2.0, label="a")
+    b = Value(-3.0, label="b")
+    c = Value(10.0, label="c")
+    e = a * b
+    e.label = "e"
+    d = e + c
+    d.label = "d"
+    f = Value(-2.0, label="f")
+    L = d * f
+    L.label = "L"
+    return {"a": a, "b": b, "c": c, "e": e, "d": d, "f": f, "L": L}
+
+
+# By hand: e = -6, d = 4, L = -8; dL/dd = f = -2, dL/df = d = 4, dL/de = dL/dc = -2,
+# dL/da = -2 * b = 6, dL/db = -2 * a = -4.
+HAND = {"a": (2.0, 6.0), "b": (-3.0, -4.0), "c": (10.0, -2.0), "e": (-6.0, -2.0),
+        "d": (4.0, -2.0), "f": (-2.0, 4.0), "L": (-8.0, 1.0)}
+
+
+def node_by_label(svg, label: str):
+    for g in svg_groups(svg, "node").values():
+        if texts(g) and texts(g)[0] == label:
+            return g
+    raise AssertionError(f"no node labelled {label!r}")
+
+
+def test_svg_shows_every_value_and_operation_with_hand_computed_numbers():
+    vals = micrograd_expression()
+    vals["L"].backward()
+    svg = render_svg(draw_dot(vals["L"]))
+    nodes = svg_groups(svg, "node")
+    assert len([k for k in nodes if k.startswith("v")]) == 7
+    assert sorted(texts(nodes[k])[0] for k in nodes if k.startswith("o")) == ["*", "*", "+"]
+    assert len(nodes) == 10
+    for name, (data, grad) in HAND.items():
+        g = node_by_label(svg, name)
+        assert float(line(g, "data ")) == pytest.approx(data, abs=5e-5)
+        assert float(line(g, "grad ")) == pytest.approx(grad, abs=5e-5)
+    # micrograd's drawing has 9 edges: two into each operation, one out of each.
+    assert len(svg_groups(svg, "edge")) == 9
+
+
+def test_before_backward_the_drawing_says_so_instead_of_zeros():
+    vals = micrograd_expression()
+    svg = render_svg(draw_dot(vals["L"]))
+    every_text = [t for g in svg.iter(f"{SVG}g") for t in texts(g)]
+    assert any("No backward pass yet" in t for t in every_text)
+    for name in HAND:
+        g = node_by_label(svg, name)
+        assert line(g, "grad ") == "—"
+        assert fills(g) == [viz.PENDING_FILL]
+
+
+def sigmoid_slope(x: float) -> float:
+    s = 1.0 / (1.0 + np.exp(-np.float64(x)))
+    return float(s * (1.0 - s))
+
+
+def test_colours_follow_decades_and_mark_vanishing_nan_and_infinite_gradients():
+    big = Value(1.0, label="big")  # grad 1: the largest
+    tenth = Value(3.0, label="tenth")  # multiplies a 0.05: grad 0.05, decade 1
+    small = Value(-20.0, label="small")  # sigmoid'(-20) ~ 2e-9: vanishing
+    zero = Value(0.0, label="zero")  # sqrt'(0) = inf, times 0 upstream: NaN
+    root_of = Value(0.0, label="root_of")  # sqrt'(0) = inf: infinite gradient
+    out = big + tenth * 0.05 + small.sigmoid() + zero.sqrt() * 0.0 + root_of.sqrt()
+    out.backward()
+    svg = render_svg(draw_dot(out))
+
+    assert float(line(node_by_label(svg, "tenth"), "grad ")) == pytest.approx(0.05)
+    assert fills(node_by_label(svg, "big")) == [viz.SCALE_FILLS[0]]
+    assert fills(node_by_label(svg, "tenth")) == [viz.SCALE_FILLS[1]]
+
+    vanishing = node_by_label(svg, "small")
+    assert sigmoid_slope(-20.0) < 1e-6  # the reference: far below the largest |grad| (1)
+    assert float(line(vanishing, "grad ")) == pytest.approx(sigmoid_slope(-20.0), rel=1e-3)
+    assert fills(vanishing) == [viz.VANISHING_FILL]
+    assert all(s.get("stroke-dasharray") for s in strokes(vanishing))
+
+    nan_node = node_by_label(svg, "zero")
+    assert line(nan_node, "grad ") == "NaN"
+    assert fills(nan_node) == [viz.NAN_FILL]
+    inf_node = node_by_label(svg, "root_of")
+    assert line(inf_node, "grad ") == "inf"
+    assert fills(inf_node) == [viz.INF_FILL]
+    assert len({viz.VANISHING_FILL, viz.NAN_FILL, viz.INF_FILL, *viz.SCALE_FILLS}) == 9
+
+
+def test_edge_width_follows_upstream_grad_times_local_derivative():
+    a = Value(1.0, label="a")
+    b = Value(0.002, label="b")
+    out = a * b
+    out.backward()
+    svg = render_svg(draw_dot(out))
+    edges = svg_groups(svg, "edge")
+
+    def width(edge_id: str) -> float:
+        return float(edges[edge_id].find(f".//{SVG}path").get("stroke-width", "1"))
+
+    # Into a: 1 (upstream) x b = 0.002, two decades below the largest flow (1): width 2.5.
+    # Into b: 1 x a = 1, the largest: width 3.5.  Out of the product: 1, width 3.5.
+    assert width("e2_0") == 2.5
+    assert width("e2_1") == 3.5
+    assert width("e2") == 3.5
+
+
+def test_shapes_tell_inputs_parameters_intermediates_and_output_apart():
+    with autograd.scope("neuron"):
+        w = Value(0.5, label="w")  # scoped and labelled: a parameter
+    x = Value(2.0, label="x")  # no scope: an input
+    out = (w * x).tanh()
+    out.label = "out"
+    out.backward()
+    svg = render_svg(draw_dot(out))
+    param = node_by_label(svg, "w")
+    assert len(param.findall(f".//{SVG}polygon")) == 2  # double border
+    inp = node_by_label(svg, "x")
+    assert len(inp.findall(f".//{SVG}polygon")) == 1
+    assert inp.findall(f".//{SVG}path") == []  # sharp corners
+    output = node_by_label(svg, "out")
+    assert output.find(f".//{SVG}path").get("stroke-width") == "2.5"
+    assert viz.node_kind(w, out) == "parameter"
+    assert viz.node_kind(x, out) == "input"
+    assert viz.node_kind(out.parents[0], out) == "intermediate"
+    assert viz.node_kind(out, out) == "output"
+
+
+def test_golden_dot_source_for_micrograd_expression():
+    vals = micrograd_expression()
+    vals["L"].backward()
+    expected = (GOLDEN / "micrograd_expression.dot").read_text(encoding="utf-8")
+    assert draw_dot(vals["L"]).source == expected
+
+
+def test_same_graph_gives_the_same_source_and_ids_do_not_come_from_memory():
+    first = micrograd_expression()
+    second = micrograd_expression()
+    first["L"].backward()
+    second["L"].backward()
+    source = draw_dot(first["L"]).source
+    assert source == draw_dot(second["L"]).source
+    node_ids = re.findall(r"^\s*(\w+) \[", source, flags=re.M)
+    assert set(node_ids) >= {"v0", "v1", "v2", "o2", "v6", "o6"}
+    assert all(re.fullmatch(r"[vog]\d+|node|edge|graph", n) for n in node_ids)
+
+
+def test_clusters_nest_by_scope_for_a_tagged_network():
+    loss, _ = tagged_mlp([3, 2, 1])
+    loss.backward()
+    svg = render_svg(draw_dot(loss))
+    clusters = svg_groups(svg, "cluster")
+    assert len(clusters) == 3 + 3 + 2 + 1  # three layers, six neurons
+    boxes = [(texts(c)[0], bbox(c)) for c in clusters.values()]
+    order = autograd.topological_order(loss)
+    for i, v in enumerate(order):
+        if not v.scope:
+            continue
+        node = svg_groups(svg, "node")[f"v{i}"]
+        x0, y0, x1, y1 = bbox(node)
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        around = [(label, b) for label, b in boxes
+                  if b[0] <= cx <= b[2] and b[1] <= cy <= b[3]]
+        around.sort(key=lambda item: -(item[1][2] - item[1][0]) * (item[1][3] - item[1][1]))
+        assert ".".join(label for label, _ in around) == v.scope
+
+
+def test_collapse_by_neuron_and_by_layer_summarises_parameter_gradients():
+    loss, xs = tagged_mlp([3, 2, 1])
+    loss.backward()
+    order = autograd.topological_order(loss)
+    params: dict[str, list[Value]] = {}
+    for v in order:
+        if viz.node_kind(v, loss) == "parameter":
+            params.setdefault(v.scope, []).append(v)
+
+    svg = render_svg(draw_dot(loss, collapse="neuron"))
+    nodes = svg_groups(svg, "node")
+    boxes = {k: g for k, g in nodes.items() if k.startswith("g")}
+    assert len(boxes) == 6
+    # Outside the neurons: the 2 inputs, the constant 1, y - 1, its square: 5 Values, 2 ops.
+    assert len(nodes) == 6 + 5 + 2
+    clusters = svg_groups(svg, "cluster")
+    assert sorted(texts(c)[0] for c in clusters.values()) == ["layers.0", "layers.1", "layers.2"]
+    seen = set()
+    for g in boxes.values():
+        title, _out, summary = texts(g)
+        layer = next(texts(c)[0] for c in clusters.values()
+                     if _inside(bbox(g), bbox(c)))
+        scope = f"{layer}.{title}"
+        seen.add(scope)
+        sizes = np.abs(np.array([p.grad for p in params[scope]]))
+        match = re.fullmatch(r"(\d+) parameters: \|grad\| max (\S+), mean (\S+)", summary)
+        assert match, summary
+        assert int(match[1]) == len(sizes)
+        assert float(match[2]) == pytest.approx(sizes.max(), abs=5e-5)
+        assert float(match[3]) == pytest.approx(sizes.mean(), abs=5e-5)
+    assert seen == set(params)
+
+    by_layer = svg_groups(render_svg(draw_dot(loss, collapse="layer")), "node")
+    assert sorted(texts(g)[0] for k, g in by_layer.items() if k.startswith("g")) == [
+        "layers.0", "layers.1", "layers.2"]
+
+
+def _inside(inner, outer) -> bool:
+    return (outer[0] <= inner[0] and inner[2] <= outer[2]
+            and outer[1] <= inner[1] and inner[3] <= outer[3])
+
+
+def test_collapse_that_matches_nothing_names_the_scopes_it_found():
+    loss, _ = tagged_mlp([2, 1])
+    with pytest.raises(ValueError, match=r"collapse='block'.*layers\.0"):
+        draw_dot(loss, collapse="block")
+
+
+def test_too_large_graph_is_refused_before_dot_runs(monkeypatch):
+    def no_dot(*args, **kwargs):
+        raise AssertionError("dot must not run for a refused graph")
+
+    monkeypatch.setattr(graphviz.backend.execute, "run_check", no_dot)
+    x = Value(0.1, label="x")
+    y = x
+    for _ in range(300):
+        y = (y * 1.01).tanh()
+    # 1 input, then per step: the constant 1.01, two Values and their two operations.
+    with pytest.raises(viz.GraphTooLargeError, match=r"1501 nodes.*max_nodes=400.*collapse="):
+        draw_dot(y)
+    with pytest.raises(viz.GraphTooLargeError, match="max_nodes=50"):
+        draw_dot(y, max_nodes=50)
+    assert "v900 [" in draw_dot(y, max_nodes=2000).source
+
+
+def test_user_labels_are_escaped_and_come_back_intact():
+    nasty = 'a<b>&"c"\'|{x}\\'
+    a = Value(1.5, label=nasty)
+    with autograd.scope("we<ird>&"):
+        w = Value(2.0, label="w|{}")
+    out = a * w
+    out.backward()
+    g = draw_dot(out)
+    assert nasty not in g.source
+    svg = render_svg(g)
+    labels = [texts(n)[0] for n in svg_groups(svg, "node").values()]
+    assert nasty in labels
+    assert "w|{}" in labels
+    assert [texts(c)[0] for c in svg_groups(svg, "cluster").values()] == ["we<ird>&"]
+
+
+def test_missing_dot_says_how_to_install_it_and_source_still_works(monkeypatch, tmp_path):
+    vals = micrograd_expression()
+    vals["L"].backward()
+    g = draw_dot(vals["L"])
+    monkeypatch.setitem(os.environ, "PATH", str(tmp_path))  # an empty directory: no dot
+    with pytest.raises(viz.GraphvizNotFoundError, match="apt-get install graphviz") as info:
+        g.pipe()
+    assert isinstance(info.value, graphviz.ExecutableNotFound)
+    with pytest.raises(viz.GraphvizNotFoundError, match="brew install graphviz"):
+        g.render(tmp_path / "drawing")
+    assert "v6 [label=<<B>L</B>" in g.source
+
+
+def test_jupyter_mimebundle_holds_the_svg():
+    vals = micrograd_expression()
+    vals["L"].backward()
+    bundle = draw_dot(vals["L"])._repr_mimebundle_()
+    svg = bundle["image/svg+xml"]
+    assert svg.lstrip().startswith("<?xml") and "<svg" in svg
+    assert "grad 6.0000" in svg
+
+
+def test_bad_arguments_name_the_function_and_the_value():
+    x = Value(1.0)
+    with pytest.raises(TypeError, match="draw_dot: root must be a Value, got float"):
+        draw_dot(1.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="draw_dot: rankdir .* got 'XY'"):
+        draw_dot(x, rankdir="XY")
+    with pytest.raises(ValueError, match="draw_dot: max_nodes .* got 0"):
+        draw_dot(x, max_nodes=0)
+    with pytest.raises(ValueError, match="draw_dot: scale .* got -1"):
+        draw_dot(x, scale=-1)
+
+
+def test_common_scale_makes_two_drawings_comparable():
+    s = Value(1.0, label="s")
+    y = s * 0.002
+    y.backward()
+    own = render_svg(draw_dot(y))
+    shared = render_svg(draw_dot(y, scale=100.0))
+    # |grad| of s is 0.002.  Against the graph's own largest |grad| (1, of y and of the
+    # constant) that is decade 2; against a shared scale of 100 it is decade 4.
+    assert fills(node_by_label(own, "s")) == [viz.SCALE_FILLS[2]]
+    assert fills(node_by_label(shared, "s")) == [viz.SCALE_FILLS[4]]
