@@ -1,0 +1,849 @@
+"""Trace a scalar function once, then run it on a whole batch with NumPy.
+
+``c = autograd.compile(fn, nargs)`` turns ``fn`` -- a function of ``nargs`` Values (one
+example: its features and its target) that returns one Value -- into a batch function:
+
+* ``c(X)`` with ``X`` of shape ``(batch, nargs)`` returns ``fn``'s value for every row, as
+  a NumPy array of shape ``(batch,)``;
+* ``c.backward(X)`` returns the mean of those values and adds d mean / d p into ``p.grad``
+  for every parameter ``p``, exactly as ``(sum(fn(*row) for row in X) / len(X)).backward()``
+  would.
+
+How it works.  On the first call, ``fn`` runs on placeholder leaf Values holding the first
+row, and the graph it builds is recorded in topological order.  Every recorded node
+becomes an array over the batch; nodes of the same operation at the same depth (longest
+path from a leaf) do not depend on each other, so each such group runs as one vectorised
+NumPy call, forward and, in reverse order, backward.  A layer of neurons built with
+`autograd.dot` is one group, evaluated as a matrix product.
+
+What the leaves of the recorded graph become (decided by comparing two traces):
+
+* the placeholders: the columns of ``X``;
+* **parameters**: leaves that are the *same object* in every trace, i.e. Values ``fn``
+  closes over (a model's weights).  Their ``.data`` is read at every call, so optimizer
+  updates are seen, and gradients are added into their ``.grad``;
+* **constants**: leaves created afresh inside ``fn`` from numbers (the 2 in ``x * 2``).
+  Their value must be the same in every trace.
+
+Graphs that depend on the data.  The recording is only valid for rows whose graph has
+the same structure (same operations, same parent positions, same parameters, same
+constants).  A Python ``if`` on a Value's data, ``max(a, b)`` or a loop whose length
+depends on the data may build another graph for another row.  ``compile`` guards against
+this by re-tracing rows with the eager engine and comparing structures; a difference
+raises `GraphMismatchError`.  The guarantee, precisely:
+
+* the first call checks up to ``first_check`` rows (default 8, spread evenly over the
+  batch, first and last included), every later call checks ``check`` more rows (default
+  1), taking the rows in turn so that repeated calls on the same data (training epochs)
+  eventually check every row against the current parameters;
+* a branch that depends only on the parameters is therefore always caught at the call
+  where it changes; a branch on the data is caught only if a checked row takes the other
+  side.  Rows that were not re-traced are computed with the recorded graph;
+* ``check='all'`` re-traces every row at every call: results are then guaranteed to
+  equal the eager engine's (at the cost of an eager forward pass).
+
+Operations whose graph does not depend on the data (relu, abs, leaky_relu, ...) compile
+fine: their kink is inside one node, and the vectorised rule handles both sides.
+
+Domain errors.  Where the eager engine raises `DomainError` (log(0), x / 0, sqrt(-1),
+exp overflow, ...), the compiled forward pass detects it with a vectorised test per
+group, replays the rows eagerly up to the first offending one, and raises the engine's
+own error with the row number added.  It never returns the nan or inf eager would refuse.
+
+Vectorised rules.  `VECTORIZED` maps each built-in operation name to its NumPy rule
+(forward, local derivatives, domain test), the batch twin of `autograd.OPS`.  A
+primitive defined with `autograd.primitive` has no NumPy rule: it falls back to calling
+its scalar forward and derivative element by element (correct, not fast) unless one is
+given with `register_vectorized`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from .engine import OPS, DomainError, Value, enable_grad
+from .graph import topological_order
+
+__all__ = ["compile", "Compiled", "GraphMismatchError", "VectorRule", "VECTORIZED",
+           "register_vectorized"]
+
+
+class GraphMismatchError(ValueError):
+    """The traced function builds a different graph for another row (or call)."""
+
+
+# --------------------------------------------------------------------------------------
+# The vectorised operation table.
+#
+# Unary rules take (x, param), binary rules (a, b, param), n-ary rules (*inputs, param);
+# derivative rules get the forward output after the inputs, as in `autograd.OPS`.  The
+# arrays broadcast against each other: a batch-constant operand (a parameter) arrives
+# with shape (g, 1), a per-row operand with shape (g, batch).
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class VectorRule:
+    """The NumPy twin of an `Op`: same maths, on arrays.
+
+    ``invalid(*inputs, out, param)`` returns a boolean array that is True where the
+    eager engine would raise `DomainError` (or None when nothing is ever invalid).
+    """
+
+    forward: Callable[..., Any]
+    derivative: Callable[..., tuple]
+    invalid: Callable[..., Any] | None = None
+
+
+def _is_integer(x: np.ndarray) -> np.ndarray:
+    return np.isfinite(x) & (np.floor(x) == x)
+
+
+def _power_slope(x: np.ndarray, n: Any) -> np.ndarray:
+    """n x^(n-1), infinite where x == 0 and n < 1, 0 where n == 0 (as the engine)."""
+    n_arr = np.asarray(n, dtype=np.float64)
+    slope = n_arr * x ** (n_arr - 1.0)
+    slope = np.where((x == 0.0) & (n_arr < 1.0), math.inf, slope)
+    return np.where(n_arr == 0.0, 0.0, slope)
+
+
+def _power_invalid(base: np.ndarray, exponent: Any, out: np.ndarray) -> np.ndarray:
+    e = np.asarray(exponent, dtype=np.float64)
+    zero_to_negative = (base == 0.0) & (e < 0.0)
+    complex_result = (base < 0.0) & ~_is_integer(e)
+    # Python's float ** raises OverflowError where the exact result is finite but too big.
+    overflow = np.isinf(out) & np.isfinite(base) & np.isfinite(e)
+    return zero_to_negative | complex_result | overflow
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # The engine's two branches, so that exp never overflows on the branch that is kept.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _log_base_slope(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """d/db a^b = a^b log(a) for a > 0, 0 at a == 0, nan for a < 0 (as the engine)."""
+    safe = np.where(a > 0.0, a, 1.0)
+    return np.where(a > 0.0, out * np.log(safe), np.where(a == 0.0, 0.0, math.nan))
+
+
+def _sign(x: np.ndarray) -> np.ndarray:
+    # The engine's sign: 0 at 0 and at nan (np.sign gives nan there).
+    return np.where(x > 0.0, 1.0, np.where(x < 0.0, -1.0, 0.0))
+
+
+def _dot_forward(*args: Any) -> Any:
+    n = (len(args) - 2) // 2  # args = w_1..w_n, x_1..x_n, b, param
+    total = sum((args[i] * args[n + i] for i in range(n)), np.float64(0.0))
+    return total + args[2 * n]
+
+
+def _dot_derivative(*args: Any) -> tuple:
+    n = (len(args) - 3) // 2  # args = w_1..w_n, x_1..x_n, b, out, param
+    ones = np.ones_like(np.asarray(args[2 * n + 1], dtype=np.float64))
+    return (*args[n:2 * n], *args[:n], ones)
+
+
+def _sum_forward(*args: Any) -> Any:
+    return sum(args[:-1], np.float64(0.0))
+
+
+def _sum_derivative(*args: Any) -> tuple:
+    ones = np.ones_like(np.asarray(args[-2], dtype=np.float64))
+    return (ones,) * (len(args) - 2)
+
+
+VECTORIZED: dict[str, VectorRule] = {
+    "+": VectorRule(lambda a, b, p: a + b, lambda a, b, out, p: (1.0, 1.0)),
+    "-": VectorRule(lambda a, b, p: a - b, lambda a, b, out, p: (1.0, -1.0)),
+    "*": VectorRule(lambda a, b, p: a * b, lambda a, b, out, p: (b, a)),
+    "/": VectorRule(lambda a, b, p: a / b, lambda a, b, out, p: (1.0 / b, -out / b),
+                    lambda a, b, out, p: b == 0.0),
+    "neg": VectorRule(lambda x, p: -x, lambda x, out, p: (-1.0,)),
+    "**": VectorRule(lambda x, n: x ** n, lambda x, out, n: (_power_slope(x, n),),
+                     lambda x, out, n: _power_invalid(x, n, out)),
+    "pow": VectorRule(lambda a, b, p: a ** b,
+                      lambda a, b, out, p: (_power_slope(a, b), _log_base_slope(a, out)),
+                      lambda a, b, out, p: _power_invalid(a, b, out)),
+    "exp": VectorRule(lambda x, p: np.exp(x), lambda x, out, p: (out,),
+                      lambda x, out, p: np.isinf(out) & np.isfinite(x)),
+    "log": VectorRule(lambda x, p: np.log(x), lambda x, out, p: (1.0 / x,),
+                      lambda x, out, p: ~(x > 0.0)),
+    "sqrt": VectorRule(lambda x, p: np.sqrt(x),
+                       lambda x, out, p: (np.where(out == 0.0, math.inf, 0.5 / out),),
+                       lambda x, out, p: x < 0.0),
+    "tanh": VectorRule(lambda x, p: np.tanh(x), lambda x, out, p: (1.0 - out * out,)),
+    "sigmoid": VectorRule(lambda x, p: _sigmoid(x), lambda x, out, p: (out * (1.0 - out),)),
+    "relu": VectorRule(lambda x, p: np.where(x > 0.0, x, 0.0),
+                       lambda x, out, p: ((x > 0.0).astype(np.float64),)),
+    "leaky_relu": VectorRule(lambda x, alpha: np.where(x > 0.0, x, alpha * x),
+                             lambda x, out, alpha: (np.where(x > 0.0, 1.0, alpha),)),
+    "softplus": VectorRule(lambda x, p: np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))),
+                           lambda x, out, p: (_sigmoid(x),)),
+    "sin": VectorRule(lambda x, p: np.sin(x), lambda x, out, p: (np.cos(x),)),
+    "cos": VectorRule(lambda x, p: np.cos(x), lambda x, out, p: (-np.sin(x),)),
+    "abs": VectorRule(lambda x, p: np.abs(x), lambda x, out, p: (_sign(x),)),
+    # The n-ary rules below state the maths; compiled graphs run them fused (see
+    # _SumGroup and _DotGroup), with one stacked gather instead of one array per input.
+    "sum": VectorRule(_sum_forward, _sum_derivative),
+    "dot": VectorRule(_dot_forward, _dot_derivative),
+}
+
+
+def register_vectorized(name: str, forward: Callable[..., Any],
+                        derivative: Callable[..., tuple],
+                        invalid: Callable[..., Any] | None = None) -> None:
+    """Give a user primitive a NumPy rule so compiled graphs run it vectorised.
+
+    ``forward(*inputs, param)`` and ``derivative(*inputs, out, param)`` receive arrays
+    (``param`` is None for user primitives) and must agree with the scalar rules.
+    """
+    if name not in OPS:
+        raise KeyError(f"register_vectorized: no operation named {name!r} in autograd.OPS")
+    VECTORIZED[name] = VectorRule(forward, derivative, invalid)
+
+
+def _scalar_fallback(name: str) -> VectorRule:
+    """Element-by-element use of an operation's scalar rules (for primitives without a
+    NumPy rule): correct, but it runs at Python speed."""
+    op = OPS[name]
+
+    def forward(*args: Any) -> np.ndarray:
+        *inputs, param = args
+        arrays = np.broadcast_arrays(*[np.asarray(a, dtype=np.float64) for a in inputs])
+        out = np.empty(arrays[0].shape)
+        extra = (param,) if op.has_param else ()
+        for pos in np.ndindex(out.shape):
+            out[pos] = op.forward(*[float(a[pos]) for a in arrays], *extra)
+        return out
+
+    def derivative(*args: Any) -> tuple:
+        *inputs, out, param = args
+        arrays = np.broadcast_arrays(*[np.asarray(a, dtype=np.float64) for a in inputs],
+                                     np.asarray(out, dtype=np.float64))
+        slopes = [np.empty(arrays[0].shape) for _ in inputs]
+        extra = (param,) if op.has_param else ()
+        for pos in np.ndindex(arrays[0].shape):
+            local = op.derivative(*[float(a[pos]) for a in arrays], *extra)
+            for slope, value in zip(slopes, local):
+                slope[pos] = float(value)
+        return tuple(slopes)
+
+    return VectorRule(forward, derivative)
+
+
+def _rule_for(name: str) -> VectorRule:
+    rule = VECTORIZED.get(name)
+    return rule if rule is not None else _scalar_fallback(name)
+
+
+# --------------------------------------------------------------------------------------
+# Recording a trace.
+# --------------------------------------------------------------------------------------
+
+def _float_key(x: Any) -> Any:
+    """A hashable key that tells apart every float (nan == nan, 0.0 != -0.0)."""
+    return x.hex() if type(x) is float else x
+
+
+@dataclass
+class _Trace:
+    order: list[Value]          # the graph in topological order (root last)
+    placeholders: list[Value]
+    output: Value
+
+
+def _run(fn: Callable[..., Any], row: Sequence[float]) -> _Trace:
+    placeholders = [Value(float(v)) for v in row]
+    with enable_grad():  # recording must work even if the caller is under no_grad
+        out = fn(*placeholders)
+    if not isinstance(out, Value):
+        raise TypeError(f"compile: fn must return a Value, got {type(out).__name__}")
+    return _Trace(topological_order(out), placeholders, out)
+
+
+def _signature(trace: _Trace, param_ids: set[int]) -> list[tuple]:
+    """One hashable description per node; two traces have the same graph iff equal.
+
+    Op nodes: (operation, op parameter, parent positions); leaves: ('input', k),
+    ('parameter', id) or ('constant', value).  Written for speed: it runs on every
+    re-traced row.
+    """
+    order = trace.order
+    index = dict(zip(map(id, order), range(len(order))))
+    inputs = {id(p): k for k, p in enumerate(trace.placeholders)}
+    sig: list[tuple] = []
+    append = sig.append
+    for node in order:
+        fn = node._fn
+        if fn is not None:
+            arity = fn.arity
+            if arity == 1:
+                parents: tuple = (index[id(node._a)],)
+            elif arity == 2:
+                parents = (index[id(node._a)], index[id(node._b)])
+            else:
+                parents = tuple([index[id(p)] for p in node._a])
+            append((fn.name, _float_key(node._param), parents))
+        else:
+            key = id(node)
+            if key in param_ids:
+                append(("parameter", key))
+            elif key in inputs:
+                append(("input", inputs[key]))
+            else:
+                append(("constant", _float_key(node.data)))
+    return sig
+
+
+def _describe(entry: tuple, params: dict[int, Value]) -> str:
+    kind = entry[0]
+    if kind == "input":
+        return f"input {entry[1]}"
+    if kind == "parameter":
+        p = params.get(entry[1])
+        label = f" {p.label!r}" if p is not None and p.label else ""
+        return f"parameter{label}"
+    if kind == "constant":
+        return f"constant {float.fromhex(entry[1])!r}"
+    param = "" if entry[1] is None else f" (param {float.fromhex(entry[1])!r})"
+    return f"{kind!r}{param} of nodes {list(entry[2])}"
+
+
+def _mismatch(recorded: list[tuple], found: list[tuple], row: int, where: str,
+              params: dict[int, Value]) -> GraphMismatchError:
+    first = next((i for i, (a, b) in enumerate(zip(recorded, found)) if a != b),
+                 min(len(recorded), len(found)))
+    detail = (f"first difference at node {first}: recorded "
+              f"{_describe(recorded[first], params) if first < len(recorded) else 'nothing'}"
+              f", now {_describe(found[first], params) if first < len(found) else 'nothing'}")
+    return GraphMismatchError(
+        f"compile: fn builds a different graph for row {row} {where} "
+        f"({len(found)} nodes, recorded {len(recorded)}); {detail}. The graph depends on "
+        f"the data (a Python if/max/loop on a Value's data?), so it cannot be compiled: "
+        f"call fn eagerly instead."
+    )
+
+
+# --------------------------------------------------------------------------------------
+# The plan: slots in two stores, and groups of nodes that run as one NumPy call.
+#
+# Batch-constant nodes (parameters, constants and nodes computed from them only) live
+# in a 1-d store S, one number each; per-row nodes live in a 2-d store V of shape
+# (nodes, batch).  G and GS hold their gradients.  Gradients of batch-constant nodes are
+# summed over the batch as they arrive.
+# --------------------------------------------------------------------------------------
+
+def _compact(index: np.ndarray) -> Any:
+    """A slice when the indices are consecutive (a view instead of a copy)."""
+    flat = index.ravel()
+    if index.ndim == 1 and flat.size and np.array_equal(
+            flat, np.arange(flat[0], flat[0] + flat.size)):
+        return slice(int(flat[0]), int(flat[0]) + flat.size)
+    return index
+
+
+def _unique(index: Any) -> bool:
+    if isinstance(index, slice):
+        return True
+    flat = np.asarray(index).ravel()
+    return np.unique(flat).size == flat.size
+
+
+class _Operand:
+    """Where one argument position of a group lives: store, indices, repeats or not."""
+
+    __slots__ = ("const", "index", "unique", "grad")
+
+    def __init__(self, const: bool, index: np.ndarray, grad: bool) -> None:
+        self.const = const
+        self.index = _compact(index)
+        self.unique = _unique(self.index)
+        self.grad = grad  # does any parameter lie behind it?
+
+    def get(self, S: np.ndarray, V: np.ndarray) -> np.ndarray:
+        if self.const:
+            return S[self.index][..., None]
+        return V[self.index]
+
+    def add(self, GS: np.ndarray, G: np.ndarray, contribution: np.ndarray) -> None:
+        """Add a contribution of shape index.shape + (batch or 1,) into the gradients."""
+        if self.const:
+            target, contribution = GS, contribution.sum(axis=-1)
+        else:
+            target = G
+            contribution = np.broadcast_to(contribution,
+                                           _shape(self.index) + (G.shape[1],))
+        if self.unique:
+            target[self.index] += contribution
+        else:  # the same node appears twice: fancy += would keep only one contribution
+            flat = np.asarray(self.index).ravel()
+            np.add.at(target, flat, contribution.reshape((flat.size,) + target.shape[1:]))
+
+
+def _shape(index: Any) -> tuple[int, ...]:
+    if isinstance(index, slice):
+        return (index.stop - index.start,)
+    return tuple(index.shape)
+
+
+class _Group:
+    """Nodes of one operation at one depth, with the same layout of operands."""
+
+    name: str
+    out_const: bool
+    out: slice
+    needed: bool  # does the gradient have to flow through it?
+
+    def forward(self, S: np.ndarray, V: np.ndarray) -> tuple[Any, np.ndarray, Any]:
+        raise NotImplementedError
+
+    def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
+                 saved: Any, gout: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+class _ElementwiseGroup(_Group):
+    def __init__(self, name: str, param: Any, operands: list[_Operand], out_const: bool,
+                 out: slice) -> None:
+        self.name = name
+        self.rule = _rule_for(name)
+        self.param = param
+        self.operands = operands
+        self.out_const = out_const
+        self.out = out
+        self.needed = any(o.grad for o in operands)
+
+    def forward(self, S: np.ndarray, V: np.ndarray) -> tuple[Any, np.ndarray, Any]:
+        args = [o.get(S, V) for o in self.operands]
+        out = self.rule.forward(*args, self.param)
+        invalid = None
+        if self.rule.invalid is not None:
+            invalid = self.rule.invalid(*args, out, self.param)
+        return args, out, invalid
+
+    def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
+                 saved: Any, gout: np.ndarray) -> None:
+        args, out = saved
+        locals_ = self.rule.derivative(*args, out, self.param)
+        for operand, local in zip(self.operands, locals_):
+            if operand.grad:
+                operand.add(GS, G, gout * local)
+
+
+class _SumGroup(_Group):
+    """n-ary sums: inputs gathered into (g, k, batch) stacks per operand layout."""
+
+    def __init__(self, classes: list[_Operand], out_const: bool, out: slice) -> None:
+        self.name = "sum"
+        self.classes = classes
+        self.out_const = out_const
+        self.out = out
+        self.needed = any(c.grad for c in classes)
+
+    def forward(self, S: np.ndarray, V: np.ndarray) -> tuple[Any, np.ndarray, Any]:
+        total = None
+        for c in self.classes:
+            part = c.get(S, V).sum(axis=1)
+            total = part if total is None else total + part
+        return None, total, None
+
+    def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
+                 saved: Any, gout: np.ndarray) -> None:
+        for c in self.classes:
+            if c.grad:
+                k = _shape(c.index)[1]
+                c.add(GS, G, np.broadcast_to(gout[:, None, :],
+                                             (gout.shape[0], k, gout.shape[1])))
+
+
+class _DotGroup(_Group):
+    """n-ary w.x + b nodes.  Terms are split into classes by where w and x live; the
+    common case of a layer (weights batch-constant, inputs per row and shared by every
+    neuron of the group) is one matrix product."""
+
+    def __init__(self, terms: list[tuple[_Operand, _Operand, np.ndarray | None]],
+                 bias: _Operand, out_const: bool, out: slice) -> None:
+        self.name = "dot"
+        self.terms = terms  # (weights, inputs, shared input row or None)
+        self.bias = bias
+        self.out_const = out_const
+        self.out = out
+        self.needed = bias.grad or any(w.grad or x.grad for w, x, _ in terms)
+
+    def forward(self, S: np.ndarray, V: np.ndarray) -> tuple[Any, np.ndarray, Any]:
+        total = None
+        saved = []
+        for w, x, shared in self.terms:
+            if shared is not None:
+                W = S[w.index]
+                X = V[shared]
+                part = W @ X
+            else:
+                W = w.get(S, V)
+                X = x.get(S, V)
+                part = (W * X).sum(axis=1)
+            saved.append((W, X))
+            total = part if total is None else total + part
+        b = self.bias.get(S, V)
+        total = b.copy() if total is None else total + b
+        return saved, total, None
+
+    def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
+                 saved: Any, gout: np.ndarray) -> None:
+        for (w, x, shared), (W, X) in zip(self.terms, saved[0]):
+            if shared is not None:
+                if w.grad:
+                    # (g, batch) @ (batch, k): summed over the batch already.
+                    dW = gout @ X.T
+                    if w.unique:
+                        GS[w.index] += dW
+                    else:
+                        np.add.at(GS, np.asarray(w.index).ravel(), dW.ravel())
+                if x.grad:
+                    dX = W.T @ gout
+                    _add_rows(G, shared, dX)
+            else:
+                g3 = gout[:, None, :]
+                if w.grad:
+                    w.add(GS, G, g3 * X)
+                if x.grad:
+                    x.add(GS, G, g3 * W)
+        if self.bias.grad:
+            self.bias.add(GS, G, gout)
+
+
+def _add_rows(G: np.ndarray, rows: Any, values: np.ndarray) -> None:
+    if _unique(rows):
+        G[rows] += values
+    else:
+        np.add.at(G, np.asarray(rows), values)
+
+
+# --------------------------------------------------------------------------------------
+# The compiled function.
+# --------------------------------------------------------------------------------------
+
+CheckRows = int | Literal["all"]
+
+
+class Compiled:
+    """A scalar function recorded once and evaluated on whole batches with NumPy.
+
+    Build it with `autograd.compile`; see the module documentation for the rules.
+    """
+
+    def __init__(self, fn: Callable[..., Value], nargs: int, check: CheckRows = 1,
+                 first_check: int = 8) -> None:
+        if not callable(fn):
+            raise TypeError(f"compile: fn must be callable, got {type(fn).__name__}")
+        if isinstance(nargs, bool) or not isinstance(nargs, int) or nargs < 0:
+            raise ValueError(f"compile: nargs must be a non-negative int, got {nargs!r}")
+        if check != "all" and (isinstance(check, bool) or not isinstance(check, int)
+                                or check < 0):
+            raise ValueError(f"compile: check must be a non-negative int or 'all', "
+                             f"got {check!r}")
+        if isinstance(first_check, bool) or not isinstance(first_check, int) \
+                or first_check < 1:
+            raise ValueError(f"compile: first_check must be an int >= 1, got {first_check!r}")
+        self.fn = fn
+        self.nargs = nargs
+        self.check = check
+        self.first_check = first_check
+        self.parameters: list[Value] = []
+        self._recorded: list[tuple] | None = None
+        self._cursor = 0  # next row to re-trace, so that checks walk through the data
+        self.__doc__ = getattr(fn, "__doc__", None)
+
+    # -- public ------------------------------------------------------------------------
+    def __call__(self, X: Any) -> np.ndarray:
+        """fn's value for every row of X (shape (batch, nargs)), as shape (batch,)."""
+        X = self._as_batch(X)
+        self._prepare(X)
+        S, V, _ = self._forward(X, keep=False)
+        return self._output(S, V, X.shape[0])
+
+    def backward(self, X: Any) -> float:
+        """Mean of fn over the rows of X; adds d mean / d parameter into each ``.grad``."""
+        X = self._as_batch(X)
+        self._prepare(X)
+        batch = X.shape[0]
+        S, V, saved = self._forward(X, keep=True)
+        values = self._output(S, V, batch)
+        GS = np.zeros(self._n_const)
+        G = np.zeros((self._n_var, batch))
+        const, slot = self._out_slot
+        if const:
+            GS[slot] = 1.0  # the mean of a batch-constant value is the value itself
+        else:
+            G[slot] = 1.0 / batch
+        for group, state in zip(reversed(self._groups), reversed(saved)):
+            if state is None:
+                continue
+            gout = GS[group.out][:, None] if group.out_const else G[group.out]
+            group.backward(S, V, GS, G, state, gout)
+        n_params = len(self.parameters)
+        for p, g in zip(self.parameters, GS[:n_params].tolist()):
+            p.grad += g
+        return math.fsum(values.tolist()) / batch
+
+    @property
+    def groups(self) -> list[tuple[int, str, int]]:
+        """(depth, operation, nodes) for every fused group, in execution order."""
+        return [(d, g.name, _shape(g.out)[0]) for d, g in zip(self._depths, self._groups)]
+
+    @property
+    def node_count(self) -> int:
+        """Nodes in the recorded graph of one row (0 before the first call)."""
+        return len(self._recorded) if self._recorded is not None else 0
+
+    # -- checks ------------------------------------------------------------------------
+    def _as_batch(self, X: Any) -> np.ndarray:
+        try:
+            arr = np.asarray(X, dtype=np.float64)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"compile: X must be an array of numbers of shape (batch, "
+                            f"{self.nargs}), got {type(X).__name__}: {exc}") from None
+        if arr.ndim != 2 or arr.shape[1] != self.nargs:
+            raise ValueError(f"compile: X must have shape (batch, {self.nargs}), "
+                             f"got shape {arr.shape}")
+        if arr.shape[0] == 0:
+            raise ValueError("compile: X has no rows; the mean of nothing is undefined")
+        return arr
+
+    def _prepare(self, X: np.ndarray) -> None:
+        """Record on the first call; re-trace some rows on every call (see module doc)."""
+        batch = X.shape[0]
+        if self.check == "all":
+            first_rows = self._record(X) if self._recorded is None else set()
+            rows = [r for r in range(batch) if r not in first_rows]
+        elif self._recorded is None:
+            first_rows = self._record(X)
+            rows = [r for r in _spread(batch, self.first_check) if r not in first_rows]
+        else:
+            rows = [(self._cursor + i) % batch for i in range(min(self.check, batch))]
+            self._cursor = (self._cursor + len(rows)) % batch
+        for r in rows:
+            found = _signature(self._trace_row(X, r), self._param_ids)
+            if found != self._recorded:
+                params = {id(p): p for p in self.parameters}
+                raise _mismatch(self._recorded, found, r, "than for row 0", params)
+
+    def _record(self, X: np.ndarray) -> set[int]:
+        """Trace rows 0 and 1, tell parameters from constants, plan; return rows seen."""
+        first = self._trace_row(X, 0)
+        # A second trace tells parameters (the same objects again) from constants (new).
+        second = self._trace_row(X, min(1, X.shape[0] - 1))
+        inputs = {id(p) for p in first.placeholders}
+        leaves1 = {id(v) for v in first.order if v._fn is None and id(v) not in inputs}
+        leaves2 = {id(v) for v in second.order if v._fn is None}
+        param_ids = leaves1 & leaves2
+        recorded = _signature(first, param_ids)
+        found = _signature(second, param_ids)
+        params_by_id = {id(v): v for v in first.order if id(v) in param_ids}
+        if found != recorded:
+            raise _mismatch(recorded, found, min(1, X.shape[0] - 1), "than for row 0",
+                            params_by_id)
+        self.parameters = [v for v in first.order if id(v) in param_ids]
+        self._param_ids = param_ids
+        self._recorded = recorded
+        self._plan(first.order, recorded)
+        return {0, min(1, X.shape[0] - 1)}
+
+    def _trace_row(self, X: np.ndarray, r: int) -> _Trace:
+        try:
+            return _run(self.fn, X[r].tolist())
+        except DomainError as exc:
+            raise DomainError(f"{exc} (in row {r} of the batch)") from exc
+
+    # -- planning ----------------------------------------------------------------------
+    def _plan(self, order: list[Value], sig: list[tuple]) -> None:
+        n = len(order)
+        const = [False] * n
+        needs = [False] * n     # a parameter lies behind the node
+        depth = [0] * n
+        parents: list[tuple[int, ...]] = [()] * n
+        for i, entry in enumerate(sig):
+            kind = entry[0]
+            if kind == "parameter":
+                const[i] = needs[i] = True
+            elif kind == "constant":
+                const[i] = True
+            elif kind != "input":
+                ps = entry[2]
+                parents[i] = ps
+                const[i] = all(const[p] for p in ps)
+                needs[i] = any(needs[p] for p in ps)
+                depth[i] = 1 + max((depth[p] for p in ps), default=0)
+
+        # Slots: parameters first in S (refreshed each call), then constants; the
+        # placeholders first in V (the columns of X).
+        const_slot = [-1] * n
+        var_slot = [-1] * n
+        n_const = 0
+        for i, entry in enumerate(sig):
+            if entry[0] == "parameter":
+                const_slot[i] = n_const
+                n_const += 1
+        constants: list[tuple[int, float]] = []
+        for i, entry in enumerate(sig):
+            if entry[0] == "constant":
+                const_slot[i] = n_const
+                constants.append((n_const, float.fromhex(entry[1])))
+                n_const += 1
+        n_var = self.nargs
+        for i, entry in enumerate(sig):
+            if entry[0] == "input":
+                var_slot[i] = entry[1]
+
+        # Group interior nodes by depth, operation, param and operand layout.
+        groups: dict[tuple, list[int]] = {}
+        for i, entry in enumerate(sig):
+            if entry[0] in ("input", "parameter", "constant"):
+                continue
+            layout = tuple((const[p], needs[p]) for p in entry[2])
+            key = (depth[i], entry[0], entry[1], layout)
+            groups.setdefault(key, []).append(i)
+        keys = sorted(groups, key=lambda k: (k[0], groups[k][0]))
+
+        def slot(i: int) -> int:
+            return const_slot[i] if const[i] else var_slot[i]
+
+        built: list[_Group] = []
+        depths: list[int] = []
+        for key in keys:
+            members = groups[key]
+            out_const = const[members[0]]
+            start = n_const if out_const else n_var
+            for k, i in enumerate(members):
+                if out_const:
+                    const_slot[i] = start + k
+                else:
+                    var_slot[i] = start + k
+            if out_const:
+                n_const += len(members)
+            else:
+                n_var += len(members)
+            out = slice(start, start + len(members))
+            name, param, layout = key[1], key[2], key[3]
+            param_value = None if param is None else float.fromhex(param)
+            index = np.array([[slot(p) for p in parents[i]] for i in members],
+                             dtype=np.intp).reshape(len(members), len(layout))
+            built.append(self._make_group(name, param_value, layout, index, out_const, out))
+            depths.append(key[0])
+
+        self._groups = built
+        self._depths = depths
+        self._n_const = n_const
+        self._n_var = n_var
+        self._const_template = np.zeros(n_const)
+        for s, value in constants:
+            self._const_template[s] = value
+        root = n - 1
+        self._out_slot = (const[root], slot(root))
+
+    @staticmethod
+    def _make_group(name: str, param: Any, layout: tuple, index: np.ndarray,
+                    out_const: bool, out: slice) -> _Group:
+        if name == "dot":
+            n = (len(layout) - 1) // 2
+            classes: dict[tuple, list[int]] = {}
+            for t in range(n):
+                classes.setdefault((layout[t], layout[n + t]), []).append(t)
+            terms = []
+            for (w_layout, x_layout), ts in classes.items():
+                w = _Operand(w_layout[0], index[:, ts], w_layout[1])
+                x = _Operand(x_layout[0], index[:, [n + t for t in ts]], x_layout[1])
+                shared = None
+                x_rows = index[:, [n + t for t in ts]]
+                if w.const and not x.const and np.all(x_rows == x_rows[0]):
+                    shared = _compact(x_rows[0])
+                terms.append((w, x, shared))
+            bias = _Operand(layout[-1][0], index[:, -1], layout[-1][1])
+            return _DotGroup(terms, bias, out_const, out)
+        if name == "sum":
+            classes = {}
+            for t, lay in enumerate(layout):
+                classes.setdefault(lay, []).append(t)
+            return _SumGroup([_Operand(lay[0], index[:, ts], lay[1])
+                              for lay, ts in classes.items()], out_const, out)
+        operands = [_Operand(lay[0], index[:, j], lay[1]) for j, lay in enumerate(layout)]
+        return _ElementwiseGroup(name, param, operands, out_const, out)
+
+    # -- evaluation --------------------------------------------------------------------
+    def _forward(self, X: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray, list]:
+        batch = X.shape[0]
+        S = self._const_template.copy()
+        n_params = len(self.parameters)
+        if n_params:
+            S[:n_params] = [p.data for p in self.parameters]
+        V = np.empty((self._n_var, batch))
+        V[:self.nargs] = X.T
+        saved: list[Any] = []
+        with np.errstate(all="ignore"):  # domain problems are reported below, by row
+            for group in self._groups:
+                try:
+                    state, out, invalid = group.forward(S, V)
+                except (ArithmeticError, ValueError):
+                    # A scalar fallback rule raised: name the row, as eager would.
+                    self._replay(X, X.shape[0] - 1)
+                    raise
+                if invalid is not None and invalid.any():
+                    self._domain_error(X, group, invalid)
+                if group.out_const:
+                    S[group.out] = out[:, 0]
+                else:
+                    V[group.out] = out
+                if keep:
+                    saved.append((state, out) if group.needed else None)
+        return S, V, saved
+
+    def _output(self, S: np.ndarray, V: np.ndarray, batch: int) -> np.ndarray:
+        const, slot = self._out_slot
+        if const:
+            return np.full(batch, S[slot])
+        return V[slot].copy()
+
+    def _domain_error(self, X: np.ndarray, group: _Group, invalid: np.ndarray) -> None:
+        """Replay rows eagerly up to the first bad one and raise the engine's error."""
+        # A batch-constant group (shape (g, 1)) fails the same way on every row.
+        bad_rows = np.nonzero(np.asarray(invalid).any(axis=0))[0]
+        last = 0 if group.out_const or bad_rows.size == 0 else int(bad_rows[0])
+        self._replay(X, last)
+        raise DomainError(f"{group.name}: argument outside the operation's domain "
+                          f"(in row {last} of the batch)")
+
+    def _replay(self, X: np.ndarray, last: int) -> None:
+        """Run fn eagerly on rows 0..last; re-raise its DomainError with the row number."""
+        for r in range(last + 1):
+            try:
+                self.fn(*[Value(v) for v in X[r].tolist()])
+            except DomainError as exc:
+                raise DomainError(f"{exc} (in row {r} of the batch)") from exc
+
+
+def _spread(batch: int, count: int) -> list[int]:
+    """`count` row numbers spread evenly over the batch, first and last included."""
+    if count >= batch:
+        return list(range(batch))
+    if count == 1:
+        return [0]
+    return sorted({round(k * (batch - 1) / (count - 1)) for k in range(count)})
+
+
+def compile(fn: Callable[..., Value], nargs: int, *, check: CheckRows = 1,
+            first_check: int = 8) -> Compiled:
+    """Record ``fn`` (``nargs`` Values in, one Value out) for batch evaluation with NumPy.
+
+    ``c(X)`` gives fn's value per row of ``X`` (shape (batch, nargs)); ``c.backward(X)``
+    returns the mean over rows and adds d mean / d p into ``p.grad`` for every Value ``p``
+    that fn closes over.  ``check`` is how many rows each call re-traces to verify that
+    the graph does not depend on the data (``'all'`` for every row); ``first_check`` is
+    how many the first call re-traces.  See the module documentation for the guarantee.
+    """
+    return Compiled(fn, nargs, check=check, first_check=first_check)
