@@ -40,8 +40,10 @@ def _labels(y01: np.ndarray, labels: tuple[float, float], where: str) -> np.ndar
 
 def _finish(points: np.ndarray, y01: np.ndarray, noise: float, rng: np.random.Generator,
             labels: tuple[float, float], where: str) -> tuple[np.ndarray, np.ndarray]:
-    points = points + rng.normal(0.0, noise, size=points.shape) if noise else points
+    # The shuffle is drawn first, so the same seed orders the points the same way
+    # whatever the noise level.
     order = rng.permutation(len(points))  # interleave the classes
+    points = points + rng.normal(0.0, noise, size=points.shape) if noise else points
     return points[order].astype(np.float64), _labels(y01[order], labels, where)
 
 

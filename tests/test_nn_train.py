@@ -1,0 +1,181 @@
+"""The fit loop: the two-moons demo, stopping rules, NaN handling, history and progress bar.
+References are closed forms and NumPy computations written here."""
+
+import io
+import math
+
+import numpy as np
+import pytest
+
+import autograd
+import nn
+
+
+def numpy_mlp(state, X):
+    """ReLU hidden layers, linear output, from the PyTorch-layout state dict."""
+    a = np.asarray(X, dtype=np.float64).T
+    n_layers = len(state) // 2
+    for i in range(n_layers):
+        a = state[f"layers.{i}.weight"] @ a + state[f"layers.{i}.bias"][:, None]
+        if i < n_layers - 1:
+            a = np.maximum(a, 0.0)
+    return a.T
+
+
+def test_two_moons_demo_reaches_full_training_accuracy():
+    # micrograd's demo: MLP 2-16-16-1, 100 points, hinge loss + 1e-4 L2, SGD with the
+    # learning rate 1.0 - 0.9 k / 100, 100 full-batch steps.  Seed 0 is the first tried.
+    X, y = nn.moons(100, noise=0.1, seed=0, labels=(-1, 1))
+    model = nn.MLP(2, [16, 16, 1], seed=0)
+    optimizer = nn.SGD(model.parameters(), lr=nn.LinearDecay(1.0, 0.1, 100))
+    history = nn.fit(model, X, y, loss="hinge", l2=1e-4, optimizer=optimizer, epochs=100,
+                     verbose=False)
+    assert history.stop_reason == "max_epochs" and history.epochs == 100
+    assert history.lr[0] == 1.0 and history.lr[-1] == pytest.approx(1.0 - 0.9 * 99 / 100)
+    # accuracy of the trained weights, computed in NumPy from the state dict
+    scores = numpy_mlp(model.state_dict(), X)[:, 0]
+    assert np.mean(np.sign(scores) == y) == 1.0
+    assert max(history.accuracy) == 1.0
+    assert history.loss[-1] < history.loss[0] / 10
+
+
+def test_fit_follows_numpy_softmax_regression_step_by_step():
+    # A linear layer with softmax cross-entropy trained by full-batch gradient descent:
+    # loss = mean(logsumexp(W x + b) - (W x + b)_y), gradient (P - Y)^T X / n.
+    X, y = nn.spiral(30, classes=3, noise=0.1, seed=2)
+    layer = nn.Layer(2, 3, activation="linear", seed=1)
+    W, b = layer.state_dict()["weight"], layer.state_dict()["bias"]
+    history = nn.fit(layer, X, y, loss="cross_entropy", epochs=6,
+                     optimizer=nn.SGD(layer.parameters(), lr=0.5), verbose=False)
+    onehot = np.eye(3)[y]
+    for epoch in range(6):
+        z = X @ W.T + b
+        z_shift = z - z.max(axis=1, keepdims=True)
+        logp = z_shift - np.log(np.exp(z_shift).sum(axis=1, keepdims=True))
+        assert history.loss[epoch] == pytest.approx(-np.mean(logp[np.arange(30), y]),
+                                                    rel=1e-12)
+        assert history.accuracy[epoch] == np.mean(np.argmax(z, axis=1) == y)
+        delta = (np.exp(logp) - onehot) / 30
+        W, b = W - 0.5 * delta.T @ X, b - 0.5 * delta.sum(axis=0)
+    np.testing.assert_allclose(layer.state_dict()["weight"], W, rtol=1e-11)
+    np.testing.assert_allclose(layer.state_dict()["bias"], b, rtol=1e-11, atol=1e-14)
+
+
+def single_weight(w0):
+    neuron = nn.Neuron(1, activation="linear", bias=False)
+    neuron.w[0].data = w0
+    return neuron
+
+
+def test_target_loss_stops_at_the_first_epoch_below_it():
+    # w_k = 2 + (2/3)^k, loss before step k = (5/3)(2/3)^(2k) (see the worked examples)
+    neuron = single_weight(3.0)
+    history = nn.fit(neuron, [[0.0], [1.0], [2.0]], [0.0, 2.0, 4.0], loss="mse",
+                     optimizer=nn.SGD(neuron.parameters(), lr=0.1), epochs=1000,
+                     target_loss=1e-6, verbose=False)
+    first = next(k for k in range(1000) if 5 / 3 * (2 / 3) ** (2 * k) <= 1e-6)
+    assert history.stop_reason == "target_loss" and history.epochs == first + 1
+
+
+def test_early_stopping_restores_the_best_validation_weights():
+    # Training pulls w from 3.5 towards 2 (w_k = 2 + 1.5 (2/3)^k); validation targets are
+    # 3x, so the validation loss is lowest at w_1 = 3 and grows afterwards.
+    neuron = single_weight(3.5)
+    X, y = [[0.0], [1.0], [2.0]], [0.0, 2.0, 4.0]
+    history = nn.fit(neuron, X, y, loss="mse", optimizer=nn.SGD(neuron.parameters(), lr=0.1),
+                     epochs=50, validation=([[1.0], [2.0]], [3.0, 6.0]), patience=3,
+                     verbose=False)
+    assert history.stop_reason == "early_stopping"
+    assert history.best_epoch == 1 and history.epochs == 4
+    assert "did not improve for 3 epochs" in history.message
+    assert neuron.w[0].data == pytest.approx(3.0, rel=1e-14)
+    w = [2 + 1.5 * (2 / 3) ** k for k in range(1, 5)]
+    assert history.val_loss == pytest.approx([((wk - 3) ** 2 * 5) / 2 for wk in w], rel=1e-10)
+
+
+def test_a_diverging_run_stops_and_keeps_the_last_finite_weights():
+    neuron = single_weight(3.0)
+    X, y = [[0.0], [1.0], [2.0]], [0.0, 2.0, 4.0]
+    with pytest.warns(RuntimeWarning, match="the weights that last gave a finite loss"):
+        history = nn.fit(neuron, X, y, loss="mse", epochs=10000, verbose=False,
+                         optimizer=nn.SGD(neuron.parameters(), lr=10.0))
+    assert history.stop_reason == "non_finite" and history.epochs < 10000
+    w = neuron.w[0].data
+    assert math.isfinite(w)
+    # these weights give a finite loss by the closed form (5/3)(w - 2)^2
+    assert math.isfinite(5 / 3 * (w - 2) ** 2)
+    assert history.loss and all(math.isfinite(v) for v in history.loss)
+
+
+def test_a_nan_loss_stops_training_with_the_weights_of_that_batch_start():
+    model = nn.MLP(2, [3, 1], seed=0)
+    calls = []
+
+    def flaky_mse(outputs, targets):
+        calls.append(1)
+        loss = nn.mse(outputs, targets)
+        return loss * (float("nan") if len(calls) == 3 else 1.0)
+
+    X, y = nn.moons(20, seed=1)
+    saved = {}
+
+    def remember(outputs, targets):
+        saved[len(calls)] = [p.data for p in model.parameters()]
+        return flaky_mse(outputs, targets)
+
+    out = io.StringIO()
+    with pytest.warns(RuntimeWarning, match="epoch 3, batch 1: the loss is nan"):
+        history = nn.fit(model, X, y, loss=remember, epochs=5, file=out)
+    assert history.stop_reason == "non_finite" and history.epochs == 2
+    assert [p.data for p in model.parameters()] == saved[2]
+    assert "the loss is nan" in history.message and history.message in out.getvalue()
+
+
+def test_progress_bar_and_history_dict():
+    X, y = nn.xor(40, noise=0.1, seed=0, labels=(-1, 1))
+    model = nn.MLP(2, [4, 1], seed=0)
+    out = io.StringIO()
+    history = nn.fit(model, X, y, loss="hinge", epochs=3, batch_size=8, validation=0.25,
+                     seed=0, file=out)
+    text = out.getvalue()
+    assert "epoch 1/3 [" in text and "4/4" in text  # 30 training rows in batches of 8
+    assert text.count("val_loss") == 3 and "acc" in text
+    assert history["epochs"] == 3 and len(history["val_accuracy"]) == 3
+    assert set(history.as_dict()) >= {"loss", "accuracy", "val_loss", "val_accuracy",
+                                      "stop_reason", "lr"}
+    quiet = io.StringIO()
+    nn.fit(model, X, y, loss="hinge", epochs=1, verbose=False, file=quiet)
+    assert quiet.getvalue() == ""
+    with pytest.raises(KeyError, match="History has no entry 'los'"):
+        history["los"]
+
+
+def test_predict_and_evaluate_record_no_graph():
+    model = nn.MLP(2, [3, 1], seed=0)
+    X, y = nn.moons(10, seed=0, labels=(-1, 1))
+    out = nn.predict(model, X)
+    np.testing.assert_allclose(out, numpy_mlp(model.state_dict(), X)[:, 0], rtol=1e-13)
+    loss, acc = nn.evaluate(model, X, y, loss="hinge")
+    assert loss == pytest.approx(np.mean(np.maximum(0, 1 - y * out)), rel=1e-13)
+    assert acc == np.mean(np.sign(out) == y)
+    with autograd.no_grad():
+        assert model([0.0, 0.0]).is_leaf
+
+
+def test_fit_rejects_bad_arguments_clearly():
+    model = nn.MLP(2, [1])
+    X, y = nn.moons(10, seed=0)
+    with pytest.raises(ValueError, match="fit: X must be 2-D"):
+        nn.fit(model, X[:, 0], y)
+    with pytest.raises(ValueError, match="fit: X has 10 rows but y has 9 targets"):
+        nn.fit(model, X, y[:9])
+    with pytest.raises(ValueError, match="patience \\(early stopping\\) needs validation"):
+        nn.fit(model, X, y, patience=3)
+    with pytest.raises(TypeError, match="optimizer must be an nn.optim.Optimizer"):
+        nn.fit(model, X, y, optimizer="adam")
+    with pytest.raises(ValueError, match="fit: epochs must be an integer >= 1, got 0"):
+        nn.fit(model, X, y, epochs=0)
+    with pytest.raises(ValueError, match="fit: X holds NaN"):
+        nn.fit(model, np.full((3, 2), np.nan), [0, 1, 0])
+    with pytest.raises(ValueError, match="validation must be \\(X_val, y_val\\) with 2"):
+        nn.fit(model, X, y, validation=(np.zeros((3, 3)), [0, 0, 0]))
