@@ -4,13 +4,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench docs-images system-deps clean
+.PHONY: demo test lint bench docs-images system-deps browser-deps clean
 
 demo: system-deps $(STAMP)
 	$(PY) -m pip install --quiet -e '.[plot]'
 	$(VENV)/bin/chainrule demo
 
-test: system-deps $(STAMP)
+test: system-deps browser-deps $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
@@ -30,6 +30,20 @@ system-deps:
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
 	  else \
 	    echo "The 'dot' program is missing: run 'sudo apt-get install graphviz' and try again." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+# Debian's chromium and its driver run the step-through page's test (tests/test_viz_page.py).
+# Only `make test` needs them, so `make demo` does not install a browser.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing chromium and chromium-driver with apt-get (for the page test)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	  else \
+	    echo "chromium is missing: run 'sudo apt-get install chromium chromium-driver' and try again." >&2; \
 	    exit 1; \
 	  fi; \
 	fi

@@ -84,6 +84,18 @@ JS = """
     if (gt) gt.textContent = 'grad ' + c[2];
   }
 
+  // The boxes were sized for the final gradients: centre each grad line so that
+  // shorter running values stay centred, and start from 'grad —'.
+  if (svg) {
+    for (const g of svg.querySelectorAll('g.node')) {
+      const t = gradText(g);
+      if (!t) continue;
+      const box = t.getBBox();
+      t.setAttribute('x', String(box.x + box.width / 2));
+      t.setAttribute('text-anchor', 'middle');
+      t.textContent = 'grad \u2014';
+    }
+  }
   const initial = new Map();
   if (svg) {
     for (const g of svg.querySelectorAll('g.node, g.edge')) {
@@ -137,15 +149,15 @@ JS = """
       $('row' + step.node).classList.add('current');
       $('phase').textContent = step.phase;
       $('title').textContent = step.title;
-      for (const [name, text] of step.lines) {
+      for (const [key, label, text] of step.lines) {
         const tr = document.createElement('tr');
-        tr.dataset.name = name;
-        const a = document.createElement('td'); a.textContent = name;
+        tr.dataset.name = key;
+        const a = document.createElement('td'); a.textContent = label;
         const b = document.createElement('td'); b.textContent = text;
         tr.append(a, b); lines.appendChild(tr);
       }
       if (step.phase === 'backward') {
-        const get = (n) => step.lines.find((l) => l[0] === n)[1];
+        const get = (n) => step.lines.find((l) => l[0] === n)[2];
         $('product').textContent =
           step.upstream_name + '.grad x local = ' + get('upstream') + ' x ' + get('local') +
           '\\n  = ' + get('contribution') + '\\n' + step.target + '.grad: ' + get('before') +

@@ -269,6 +269,7 @@ class _Layout:
     edges: list[_Edge]
     clusters: list[str]  # scope levels that get a box, in order of first appearance
     pending: bool
+    page: bool  # drawn for the step-through page: no caption
     grad_reference: float
     flow_reference: float
 
@@ -308,10 +309,13 @@ def _edge_attrs(edge: _Edge, pending: bool, reference: float) -> dict[str, str]:
 
 
 def _value_attrs(v: Value, kind: str, pending: bool, reference: float,
-                 tag: str) -> dict[str, str]:
+                 tag: str, page_grad: float | None = None) -> dict[str, str]:
     lines = [f"<B>{_escape(v.label)}</B>"] if v.label else []
     lines.append(f"data {_short(v.data)}")
-    lines.append("grad —" if pending else f"grad {_short(v.grad)}")
+    if page_grad is not None:  # the page sizes the box for the final text, then animates it
+        lines.append(f"grad {_short(page_grad)}")
+    else:
+        lines.append("grad —" if pending else f"grad {_short(v.grad)}")
     attrs = dict(_KIND_ATTRS[kind])
     attrs["label"] = "<" + "<BR/>".join(lines) + ">"
     attrs["id"] = tag
@@ -375,10 +379,10 @@ def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Va
 
 
 def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | None,
-            pending_only: bool = False) -> _Layout:
+            page_grads: Sequence[float] | None = None) -> _Layout:
     order = topological_order(root)
     index = {v: i for i, v in enumerate(order)}  # Values hash by identity
-    pending = pending_only or all(v.grad == 0.0 for v in order)
+    pending = page_grads is not None or all(v.grad == 0.0 for v in order)
 
     finite = [abs(v.grad) for v in order if math.isfinite(v.grad)]
     grad_reference = scale if scale is not None else max(finite, default=0.0)
@@ -485,7 +489,8 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
             continue
         kind = node_kind(v, root)
         items.append(_Item(f"v{i}", cluster_of[i],
-                           _value_attrs(v, kind, pending, grad_reference, f"v{i}")))
+                           _value_attrs(v, kind, pending, grad_reference, f"v{i}",
+                                        None if page_grads is None else page_grads[i])))
         if not v.is_leaf:
             items.append(_Item(f"o{i}", cluster_of[i], _op_attrs(v, f"o{i}")))
 
@@ -494,7 +499,8 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
         for level in scope_levels(item.cluster):
             if level not in clusters:
                 clusters.append(level)
-    return _Layout(items, edges, clusters, pending, grad_reference, flow_reference)
+    return _Layout(items, edges, clusters, pending, page_grads is not None, grad_reference,
+                   flow_reference)
 
 
 def _group_outputs(order: list[Value], members: list[int], member_set: set[int],
@@ -592,7 +598,7 @@ def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
                 title: str | None) -> GradientGraph:
     graph_attr = {"rankdir": rankdir, "bgcolor": "white", "fontname": FONT,
                   "fontsize": "12", "fontcolor": INK, "nodesep": "0.25", "ranksep": "0.35"}
-    caption = _caption(layout, legend, title)
+    caption = None if layout.page else _caption(layout, legend, title)
     if caption is not None:
         graph_attr.update(label=caption, labelloc="t", labeljust="l")
     g = GradientGraph(name="chainrule", format=format, graph_attr=graph_attr,
@@ -652,15 +658,17 @@ def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict]
             kind = node_kind(v, root)
             steps.append({"phase": "forward", "node": i, "focus": [f"v{i}"], "edges": [],
                           "title": f"Forward: {names[i]} is a leaf ({kind})",
-                          "lines": [["data", repr(v.data)]], "grads": {}})
+                          "lines": [["kind", "kind", kind], ["data", "data", repr(v.data)]],
+                          "grads": {}})
             continue
         parents = ", ".join(names[index[p]] for p in v.parents)
         op = _op_text(v)
         steps.append({"phase": "forward", "node": i, "focus": [f"v{i}", f"o{i}"],
                       "edges": [f"e{i}_{k}" for k in range(len(v.parents))] + [f"e{i}"],
                       "title": f"Forward: {names[i]} = {op}({parents})",
-                      "lines": [["inputs", ", ".join(repr(p.data) for p in v.parents)],
-                                ["data", repr(v.data)]],
+                      "lines": [["inputs", "input data",
+                                 ", ".join(repr(p.data) for p in v.parents)],
+                                ["data", f"{names[i]}.data", repr(v.data)]],
                       "grads": {}})
 
     running = [0.0] * len(order)
@@ -668,7 +676,7 @@ def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict]
     running[r] += gradient
     steps.append({"phase": "seed", "node": r, "focus": [f"v{r}"], "edges": [],
                   "title": f"Backward starts: {names[r]}.grad = {gradient!r}",
-                  "lines": [["seed", repr(gradient)]],
+                  "lines": [["seed", f"{names[r]}.grad (seed)", repr(gradient)]],
                   "grads": {str(j): repr(running[j]) for j in range(len(order))}})
     for i in range(len(order) - 1, -1, -1):
         node = order[i]
@@ -688,9 +696,12 @@ def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict]
                 "edges": [f"e{i}_{k}"],
                 "title": f"Backward: {names[i]} ({_op_text(node)}) sends gradient to "
                          f"{names[j]}",
-                "lines": [["upstream", repr(g)], ["local", repr(local)],
-                          ["contribution", repr(contribution)], ["before", repr(before)],
-                          ["grad", repr(running[j])], ["rule", formula]],
+                "lines": [["upstream", f"upstream {names[i]}.grad", repr(g)],
+                          ["local", f"local d{names[i]}/d{names[j]}", repr(local)],
+                          ["contribution", "contribution", repr(contribution)],
+                          ["before", f"{names[j]}.grad before", repr(before)],
+                          ["grad", f"{names[j]}.grad now", repr(running[j])],
+                          ["rule", f"rule of {_op_text(node)}", formula]],
                 "upstream_name": names[i], "target": names[j],
                 "grads": {str(j): repr(running[j])}})
     return steps, running
@@ -712,7 +723,7 @@ def export_html(root: Value, path: str | os.PathLike[str], *, gradient: float = 
     seed = _as_float(gradient, "export_html")
     order = topological_order(root)
     steps, final = _steps(root, order, seed)
-    layout = _layout(root, None, max_nodes, None, pending_only=True)
+    layout = _layout(root, None, max_nodes, None, page_grads=final)
     graph = _to_digraph(layout, "svg", "LR", False, None)
     try:
         svg = graph.pipe(format="svg", encoding="utf-8")

@@ -319,3 +319,36 @@ def test_common_scale_makes_two_drawings_comparable():
     # constant) that is decade 2; against a shared scale of 100 it is decade 4.
     assert fills(node_by_label(own, "s")) == [viz.SCALE_FILLS[2]]
     assert fills(node_by_label(shared, "s")) == [viz.SCALE_FILLS[4]]
+
+
+def test_a_real_nn_mlp_is_grouped_by_layer_and_neuron():
+    import nn
+
+    model = nn.MLP(2, [4, 3, 1], activation="tanh", seed=3)
+    loss = (model([0.3, -0.8]) - 0.5) ** 2
+    model.zero_grad()
+    loss.backward()
+    svg = render_svg(draw_dot(loss))
+    cluster_labels = sorted(texts(c)[0] for c in svg_groups(svg, "cluster").values())
+    assert cluster_labels == sorted(["layers.0", "layers.1", "layers.2"]
+                                    + [f"neurons.{j}" for j in range(4)]
+                                    + [f"neurons.{j}" for j in range(3)] + ["neurons.0"])
+    nodes = svg_groups(svg, "node")
+    order = autograd.topological_order(loss)
+    # Every parameter of the model is drawn as a parameter with its engine gradient.
+    drawn_params = [v for v in order if viz.node_kind(v, loss) == "parameter"]
+    assert set(drawn_params) == set(model.parameters())
+    for p in drawn_params:
+        g = nodes[f"v{order.index(p)}"]
+        assert len(g.findall(f".//{SVG}polygon")) == 2
+        assert float(line(g, "grad ")) == pytest.approx(p.grad, abs=5e-5)
+
+    collapsed = svg_groups(render_svg(draw_dot(loss, collapse="neuron")), "node")
+    assert len([k for k in collapsed if k.startswith("g")]) == 4 + 3 + 1
+    by_layer = svg_groups(render_svg(draw_dot(loss, collapse="layer")), "node")
+    summaries = {texts(g)[0]: texts(g)[2] for k, g in by_layer.items() if k.startswith("g")}
+    for i, layer in enumerate(model.layers):
+        sizes = np.abs([p.grad for p in layer.parameters()])
+        expected = f"{sizes.size} parameters: |grad| max {sizes.max():.4f}, " \
+                   f"mean {sizes.mean():.4f}"
+        assert summaries[f"layers.{i}"] == expected
