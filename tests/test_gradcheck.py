@@ -105,6 +105,33 @@ def test_gradcheck_passes_on_random_points_of_a_composite(point):
     assert gradcheck(f, point, order=2)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-2.0, 2.0), min_size=2, max_size=2))
+def test_smooth_functions_are_never_taken_for_kinks(point):
+    rows = gradcheck_rows(lambda a, b: (a * a * b).exp().sin() + (a - 2 * b).tanh() * b,
+                          point, order=2)
+    assert [r.status for r in rows] == ["ok"] * 6
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(-2.0, 2.0), st.floats(0.5, 1.5).filter(lambda k: abs(k - 1.0) > 0.05))
+def test_a_wrong_slope_on_a_smooth_curve_always_fails(x, factor):
+    # d/dx sin(x) scaled by a wrong factor: never excused as a kink, wherever x lands
+    # (except where cos x is so small that the error is within atol).
+    name = unique("scaled_sin")
+    try:
+        @autograd.primitive(derivative=lambda v, out: factor * autograd.cos(v), name=name)
+        def scaled_sin(v):
+            return math.sin(v)
+
+        (row,) = gradcheck_rows(lambda v: scaled_sin(v), [x])
+        expected = "ok" if abs((factor - 1) * math.cos(x)) <= 1e-5 + 1e-3 * abs(math.cos(x)) \
+            else "FAIL"
+        assert row.status == expected
+    finally:
+        OPS.pop(name, None)
+
+
 @pytest.mark.parametrize("name", sorted(n for n in OPS if n in
                                         {"+", "-", "*", "/", "neg", "**", "pow", "exp", "log",
                                          "sqrt", "tanh", "sigmoid", "relu", "leaky_relu",
@@ -117,6 +144,9 @@ def test_every_builtin_operation_passes_first_and_second_order(name):
     # Every derivative compared to within the default tolerance, far closer in fact.
     assert report.max_error_first < 1e-6
     assert report.max_error_second < 1e-5
+    # Kinks only where the operation really has one: each listed corner gives a first-
+    # and a second-order kink row; no sampled point of a smooth stretch is taken for one.
+    assert report.kinks == 2 * len(KINKS.get(name, []))
 
 
 def test_the_builtin_catalogue_covers_the_whole_table():
