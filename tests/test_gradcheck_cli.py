@@ -49,7 +49,9 @@ def test_the_whole_check_passes_in_a_fresh_process():
                  "sigmoid", "relu", "leaky_relu", "softplus", "sin", "cos", "abs", "sum", "dot"):
         assert f"\n{name} " in done.stdout, name
     assert "FAIL" not in done.stdout
-    assert done.stdout.count("  ok") == 20 + len(NETWORKS)
+    # Every operation row and every network ends in ok (primitives that packages register
+    # at import time are in the table too, so count at least the built-ins).
+    assert done.stdout.count("  ok") >= 20 + len(NETWORKS)
     assert "All checks passed: 0 failures" in done.stdout
 
 
