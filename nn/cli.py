@@ -355,9 +355,8 @@ def _example_loss(model: object, x: object, target: object, loss: str) -> Value:
 
     inputs = [Value(float(v), label=f"x{i + 1}") for i, v in enumerate(x)]  # type: ignore
     output = model(inputs)  # type: ignore[operator]
-    outputs = [output] if isinstance(output, list) else output
-    value = get_loss(loss)([outputs] if isinstance(output, list) else [outputs],
-                           [target])
+    # One example: a batch of one output (a Value, or a list of logits for several classes).
+    value = get_loss(loss)([output], [target])
     value.label = "loss"
     return value
 
@@ -462,12 +461,19 @@ def build_parser() -> argparse.ArgumentParser:
     commands.required = True
     _add_demo_parser(commands)
     _add_graph_parser(commands)
+    # `check` parses its own options (nn.check.main); listed here for --help.
+    commands.add_parser("check", add_help=False,
+                        help="check every derivative against finite differences")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit status (for ``sys.exit``)."""
     arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["check"]:
+        from nn.check import main as check_main
+
+        return check_main(arguments[1:])
     parser = build_parser()
     try:
         args = parser.parse_args(arguments)

@@ -1,0 +1,132 @@
+"""`chainrule demo`: trains, writes every file it promises, deterministically for a seed.
+
+Short runs (a few epochs) keep this fast; references are computed here with NumPy from
+the saved weights, independently of the engine.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nn
+from nn.cli import main
+
+SVG = "{http://www.w3.org/2000/svg}"
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def run_demo(capsys, out: Path, *extra: str) -> tuple[int, str, str]:
+    status = main(["demo", "--epochs", "3", "--out", str(out), *extra])
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+def numpy_forward(state: dict[str, np.ndarray], X: np.ndarray) -> np.ndarray:
+    """The demo's MLP in NumPy: ReLU hidden layers, linear output, nn.Linear layout."""
+    a = X
+    layers = sorted({k.split(".")[1] for k in state if k.startswith("layers.")}, key=int)
+    for i, layer in enumerate(layers):
+        z = a @ state[f"layers.{layer}.weight"].T + state[f"layers.{layer}.bias"]
+        a = z if i == len(layers) - 1 else np.maximum(z, 0.0)
+    return a
+
+
+def test_demo_writes_every_file_and_lists_them(capsys, tmp_path):
+    out = tmp_path / "run"
+    status, printed, err = run_demo(capsys, out, "--hidden", "4,3")
+    assert status == 0, err
+    names = ["model.npz", "gradient-flow.svg", "neuron.html", "decision-boundary.png",
+             "loss.png"]
+    for name in names:
+        assert (out / name).is_file(), name
+        assert f"  {out / name}" in printed
+    assert printed.rstrip().endswith(str(out / "loss.png"))
+    # One line per epoch with loss and accuracy, and the architecture in the header.
+    assert len(re.findall(r"epoch +\d/3 +loss \d\.\d{4} +acc +\d+\.\d%", printed)) == 3
+    assert "MLP 2-4-3-1 (31 parameters)" in printed
+    for png in ("decision-boundary.png", "loss.png"):
+        assert (out / png).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_the_drawing_shows_the_hardest_example_collapsed_by_neuron(capsys, tmp_path):
+    out = tmp_path / "run"
+    status, printed, _ = run_demo(capsys, out, "--hidden", "4,3", "--seed", "2")
+    assert status == 0
+    svg = ET.parse(out / "gradient-flow.svg").getroot()
+    title = "".join(svg.itertext())
+    # The hardest example, recomputed with NumPy from the saved weights: the largest
+    # binary cross-entropy softplus(z) - y z over the training set.
+    state = dict(np.load(out / "model.npz"))
+    X, y = nn.moons(100, seed=2)
+    z = numpy_forward(state, X)[:, 0]
+    losses = np.logaddexp(0.0, z) - y * z
+    hardest = int(np.argmax(losses))
+    assert f"loss of training example {hardest} (the hardest)" in title
+    # One box per neuron: 4 + 3 hidden neurons and the output neuron, no raw weights.
+    assert len(re.findall(r"neurons\.\d+", title)) >= 8
+    assert re.search(rf"loss\s*data {losses[hardest]:.4f}", title)
+
+
+def test_the_neuron_page_is_self_contained(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert run_demo(capsys, out, "--hidden", "3")[0] == 0
+    page = (out / "neuron.html").read_text(encoding="utf-8")
+    assert page.lstrip().lower().startswith("<!doctype html")
+    assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", page)
+
+
+def test_the_saved_model_reproduces_the_decision(capsys, tmp_path):
+    out = tmp_path / "run"
+    assert run_demo(capsys, out, "--dataset", "xor", "--hidden", "5")[0] == 0
+    model = nn.load_model(out / "model.npz")
+    X, _ = nn.xor(100, seed=0)
+    state = dict(np.load(out / "model.npz"))
+    engine = nn.predict(model, X).reshape(-1)
+    assert np.allclose(engine, numpy_forward(state, X)[:, 0], rtol=1e-12, atol=1e-12)
+
+
+def test_spiral_trains_three_classes(capsys, tmp_path):
+    out = tmp_path / "run"
+    status, printed, _ = run_demo(capsys, out, "--dataset", "spiral", "--hidden", "6")
+    assert status == 0
+    assert "MLP 2-6-3" in printed and "150 points of 'spiral'" in printed
+    assert dict(np.load(out / "model.npz"))["layers.1.weight"].shape == (3, 6)
+
+
+def test_same_seed_same_files(capsys, tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    assert run_demo(capsys, a, "--hidden", "3", "--seed", "5")[0] == 0
+    assert run_demo(capsys, b, "--hidden", "3", "--seed", "5")[0] == 0
+    assert (a / "gradient-flow.svg").read_bytes() == (b / "gradient-flow.svg").read_bytes()
+    first, second = np.load(a / "model.npz"), np.load(b / "model.npz")
+    assert sorted(first.files) == sorted(second.files)
+    for key in first.files:
+        assert np.array_equal(first[key], second[key])
+
+
+@pytest.mark.parametrize(("argv", "words"), [
+    (["--dataset", "iris"], ["invalid choice: 'iris'"]),
+    (["--hidden", "16,x"], ["16,x"]),
+    (["--hidden", "0"], ["at least 1 neuron"]),
+    (["--epochs", "0"], ["at least 1"]),
+    (["--seed", "-1"], ["0 or more"]),
+])
+def test_demo_mistakes(capsys, argv, words):
+    status = main(["demo", *argv])
+    err = capsys.readouterr().err
+    assert status == 2 and err.count("\n") == 1 and err.startswith("chainrule demo: error:")
+    for word in words:
+        assert word in err
+
+
+def test_out_must_be_a_folder(capsys, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    status = main(["demo", "--epochs", "1", "--out", str(blocker)])
+    err = capsys.readouterr().err
+    assert status == 2 and "is a file, not a folder" in err
