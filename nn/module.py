@@ -6,8 +6,10 @@ The naming contract (drawings and checkpoints rely on it)
 ---------------------------------------------------------
 * A neuron's weighted input is ONE engine node, ``autograd.dot(w, x, b)`` (parents
   ``w_1..w_n, x_1..x_n, b``), followed by the activation node (none for ``linear``).
-* Every module has a dotted ``path``.  Parameters are created, and the forward pass runs,
-  inside ``autograd.scope(path)``, so each Value a module makes carries it in ``.scope``.
+* Every module has a dotted ``path``.  Parameters are created inside
+  ``autograd.scope(path)``, and every Value the forward pass makes carries the same tag in
+  ``.scope`` (exactly as if it ran inside that scope; `nn` writes the tag on its two new
+  nodes per neuron directly, which is cheaper than entering a scope per neuron per example).
   In an `MLP` layer ``i`` has the path ``layers.<i>`` and its neuron ``j`` the path
   ``layers.<i>.neurons.<j>``: a value computed by that neuron has
   ``.scope == 'layers.0.neurons.1'``.  A standalone `Layer` uses the prefix ``layer``
@@ -126,6 +128,11 @@ def _as_inputs(x: Any, nin: int, where: str) -> tuple[Value, ...]:
         if not math.isfinite(out[-1].data):
             raise ValueError(f"{where}: input {i} is not finite: {v!r}")
     return tuple(out)
+
+
+def _join(outer: str, name: str) -> str:
+    """The dotted scope of `name` inside the scope `outer` ('' is the top level)."""
+    return f"{outer}.{name}" if outer else name
 
 
 class Module:
@@ -279,21 +286,28 @@ class Neuron(Module):
             self.path = autograd.current_scope()
             self.w: list[Value] = [Value(float(v), f"w{i}") for i, v in enumerate(_weights)]
             self.b: Value | None = Value(0.0, "b") if bias else None
+            # The constant bias of a neuron without one (a leaf, not a parameter).
+            self._zero = Value(0.0)
 
     @property
     def nonlin(self) -> bool:
         """micrograd's flag: True unless the neuron is linear."""
         return self.activation != "linear"
 
-    def _forward(self, x: tuple[Value, ...]) -> Value:
-        # `x` is already checked and lifted; this is the hot path.
-        with autograd.scope(self._name):
-            out = autograd.dot(self.w, x, self.b if self.b is not None else 0.0)
-            act = self._act
-            return out if act is None else act(out)
+    def _forward(self, x: tuple[Value, ...], tag: str) -> Value:
+        # The hot path: `x` is already checked and lifted, `tag` is this neuron's scope.
+        out = autograd.dot(self.w, x, self.b if self.b is not None else self._zero)
+        out.scope = tag
+        act = self._act
+        if act is None:
+            return out
+        out = act(out)
+        out.scope = tag
+        return out
 
     def __call__(self, x: Any) -> Value:
-        return self._forward(_as_inputs(x, self.nin, f"Neuron {self.path!r}"))
+        inputs = _as_inputs(x, self.nin, f"Neuron {self.path!r}")
+        return self._forward(inputs, _join(autograd.current_scope(), self._name))
 
     def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
         return [("", [self])]
@@ -322,6 +336,7 @@ class Layer(Module):
             raise ValueError(f"{where}: unknown init {init!r}; choose one of {', '.join(INITS)}")
         weights = _draw_weights(_make_rng(seed, rng, where), init, nout, nin, where).tolist()
         self._name = name
+        self._neuron_tags: dict[str, list[str]] = {}
         self.activation = activation
         self.nin = nin
         self.nout = nout
@@ -332,13 +347,16 @@ class Layer(Module):
                        _weights=weights[j])
                 for j in range(nout)]
 
-    def _forward(self, x: tuple[Value, ...]) -> Value | list[Value]:
-        with autograd.scope(self._name):
-            out = [n._forward(x) for n in self.neurons]
+    def _forward(self, x: tuple[Value, ...], tag: str) -> Value | list[Value]:
+        tags = self._neuron_tags.get(tag)
+        if tags is None:  # first call under this scope: build the neurons' tags once
+            tags = self._neuron_tags[tag] = [_join(tag, n._name) for n in self.neurons]
+        out = [n._forward(x, t) for n, t in zip(self.neurons, tags)]
         return out[0] if len(out) == 1 else out
 
     def __call__(self, x: Any) -> Value | list[Value]:
-        return self._forward(_as_inputs(x, self.nin, f"Layer {self.path!r}"))
+        inputs = _as_inputs(x, self.nin, f"Layer {self.path!r}")
+        return self._forward(inputs, _join(autograd.current_scope(), self._name))
 
     def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
         return [("", self.neurons)]
@@ -384,14 +402,15 @@ class MLP(Module):
     def sizes(self) -> list[int]:
         return [self.nin] + [layer.nout for layer in self.layers]
 
-    def _forward(self, x: tuple[Value, ...]) -> Value | list[Value]:
+    def _forward(self, x: tuple[Value, ...], outer: str) -> Value | list[Value]:
         out: Any = x
         for layer in self.layers:
-            out = layer._forward(out if isinstance(out, (tuple, list)) else (out,))
+            out = layer._forward(out if isinstance(out, (tuple, list)) else (out,),
+                                 _join(outer, layer._name))
         return out
 
     def __call__(self, x: Any) -> Value | list[Value]:
-        return self._forward(_as_inputs(x, self.nin, "MLP"))
+        return self._forward(_as_inputs(x, self.nin, "MLP"), autograd.current_scope())
 
     def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
         return [(f"layers.{i}.", layer.neurons) for i, layer in enumerate(self.layers)]
