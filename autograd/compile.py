@@ -27,20 +27,27 @@ What the leaves of the recorded graph become (decided by comparing two traces):
 
 Graphs that depend on the data.  The recording is only valid for rows whose graph has
 the same structure (same operations, same parent positions, same parameters, same
-constants).  A Python ``if`` on a Value's data, ``max(a, b)`` or a loop whose length
-depends on the data may build another graph for another row.  ``compile`` guards against
-this by re-tracing rows with the eager engine and comparing structures; a difference
-raises `GraphMismatchError`.  The guarantee, precisely:
+constants).  A Python ``if`` on a Value's data, ``max(a, b)``, a loop whose length depends
+on the data, or a constant taken from the data (``x.detach()``, ``Value(x.data)``) builds
+another graph for another row.  Python can only tell one number from another by looking
+at it, so ``compile`` watches the traces it makes: every time code outside the engine
+reads ``.data`` or ``.grad``, compares a Value, converts it with ``float`` or ``repr``,
+detaches it or switches recording off with `no_grad`, the place is noted in
+``c.data_reads``.  The guarantee, precisely:
 
-* the first call checks up to ``first_check`` rows (default 8, spread evenly over the
-  batch, first and last included), every later call checks ``check`` more rows (default
-  1), taking the rows in turn so that repeated calls on the same data (training epochs)
-  eventually check every row against the current parameters;
-* a branch that depends only on the parameters is therefore always caught at the call
-  where it changes; a branch on the data is caught only if a checked row takes the other
-  side.  Rows that were not re-traced are computed with the recorded graph;
-* ``check='all'`` re-traces every row at every call: results are then guaranteed to
-  equal the eager engine's (at the cost of an eager forward pass).
+* if ``fn`` never looked (``c.data_reads`` is empty), the graph cannot depend on the
+  numbers, and the compiled results hold for every row and every parameter value.  No
+  call after the first re-traces anything.  This needs ``fn`` to be a function of its
+  arguments and of the parameters' data only (no random numbers, no global counters);
+* if it did look, the first call re-traces up to ``first_check`` rows (default 8, spread
+  evenly over the batch, first and last included) and every later call re-traces
+  ``check`` more (default 1), taking the rows in turn so that repeated calls on the same
+  data (training epochs) eventually check every row against the current parameters.  A
+  branch on the parameters alone is caught at the call where it flips; a branch on the
+  data is caught only if a checked row takes the other side.  A difference raises
+  `GraphMismatchError`, naming the row and the first node that differs;
+* ``check='all'`` re-traces every row at every call, whatever ``fn`` does: results are
+  then guaranteed to equal the eager engine's, at the cost of an eager forward pass.
 
 Operations whose graph does not depend on the data (relu, abs, leaky_relu, ...) compile
 fine: their kink is inside one node, and the vectorised rule handles both sides.
@@ -60,13 +67,15 @@ given with `register_vectorized`.
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from .engine import OPS, DomainError, Value, enable_grad
+from . import engine as _engine
+from .engine import OPS, DomainError, Value, _GradMode, enable_grad
 from .graph import topological_order
 
 __all__ = ["compile", "Compiled", "GraphMismatchError", "VectorRule", "VECTORIZED",
@@ -258,10 +267,78 @@ class _Trace:
     output: Value
 
 
-def _run(fn: Callable[..., Any], row: Sequence[float]) -> _Trace:
+class _DataWatch:
+    """Notes every place where code outside the engine looks at a Value's number.
+
+    While active, the ``data`` and ``grad`` slots of `Value` are wrapped in properties,
+    and the methods that turn a Value into something Python can branch on (comparisons,
+    ``float``, ``repr``, ``detach``) and switching recording off (`no_grad`) are wrapped
+    too.  Reads made by the engine itself (autograd/engine.py computing an operation)
+    are not observations by ``fn``.  Everything is restored on exit.  The wrappers are
+    on the class, so while a trace runs another thread's reads are noted too: that can
+    only cause extra checks, never fewer.
+    """
+
+    METHODS = ("__lt__", "__le__", "__gt__", "__ge__", "__float__", "__repr__", "detach")
+
+    def __init__(self) -> None:
+        self.reads: list[str] = []
+        self._saved: dict[tuple[type, str], Any] = {}
+
+    def _note(self, what: str, depth: int = 2) -> None:
+        frame = sys._getframe(depth)
+        if frame.f_globals is not _engine_globals and len(self.reads) < 20:
+            self.reads.append(f"{what} at {frame.f_code.co_filename}:{frame.f_lineno}")
+
+    def __enter__(self) -> _DataWatch:
+        note = self._note
+        for slot in ("data", "grad"):
+            member = Value.__dict__[slot]
+            self._saved[(Value, slot)] = member
+
+            def get(v: Value, member: Any = member, slot: str = slot) -> Any:
+                note(f".{slot}")
+                return member.__get__(v, Value)
+
+            setattr(Value, slot, property(get, member.__set__))
+        for name in self.METHODS:
+            method = Value.__dict__[name]
+            self._saved[(Value, name)] = method
+
+            def wrapped(v: Value, *args: Any, method: Any = method, name: str = name) -> Any:
+                note(name)
+                return method(v, *args)
+
+            setattr(Value, name, wrapped)
+        enter = _GradMode.__dict__["__enter__"]
+        self._saved[(_GradMode, "__enter__")] = enter
+
+        def grad_mode_enter(mode: Any) -> None:
+            if not mode._target:
+                note("no_grad")
+            enter(mode)
+
+        _GradMode.__enter__ = grad_mode_enter  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for (cls, name), original in self._saved.items():
+            setattr(cls, name, original)
+        self._saved.clear()
+
+
+_engine_globals = _engine.__dict__
+
+
+def _run(fn: Callable[..., Any], row: Sequence[float],
+         watch: _DataWatch | None = None) -> _Trace:
     placeholders = [Value(float(v)) for v in row]
     with enable_grad():  # recording must work even if the caller is under no_grad
-        out = fn(*placeholders)
+        if watch is None:
+            out = fn(*placeholders)
+        else:
+            with watch:
+                out = fn(*placeholders)
     if not isinstance(out, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(out).__name__}")
     return _Trace(topological_order(out), placeholders, out)
@@ -558,6 +635,9 @@ class Compiled:
         self.parameters: list[Value] = []
         self._recorded: list[tuple] | None = None
         self._cursor = 0  # next row to re-trace, so that checks walk through the data
+        #: Where fn's own code looked at a Value's number while it was traced (empty:
+        #: never, so the recorded graph holds for every row and needs no re-tracing).
+        self.data_reads: list[str] = []
         self.__doc__ = getattr(fn, "__doc__", None)
 
     # -- public ------------------------------------------------------------------------
@@ -617,28 +697,34 @@ class Compiled:
         return arr
 
     def _prepare(self, X: np.ndarray) -> None:
-        """Record on the first call; re-trace some rows on every call (see module doc)."""
+        """Record on the first call; re-trace rows as the module documentation says."""
         batch = X.shape[0]
-        if self.check == "all":
-            first_rows = self._record(X) if self._recorded is None else set()
-            rows = [r for r in range(batch) if r not in first_rows]
-        elif self._recorded is None:
-            first_rows = self._record(X)
-            rows = [r for r in _spread(batch, self.first_check) if r not in first_rows]
+        if self._recorded is None:
+            seen = self._record(X)
+            candidates = range(batch) if self.check == "all" else _spread(batch,
+                                                                          self.first_check)
+            rows = [r for r in candidates if r not in seen]
+            watch = True
+        elif self.check == "all":
+            rows, watch = list(range(batch)), False
+        elif not self.data_reads:
+            return  # fn never looked at a number: its graph cannot depend on them
         else:
             rows = [(self._cursor + i) % batch for i in range(min(self.check, batch))]
             self._cursor = (self._cursor + len(rows)) % batch
+            watch = False
         for r in rows:
-            found = _signature(self._trace_row(X, r), self._param_ids)
+            found = _signature(self._trace_row(X, r, watch), self._param_ids)
             if found != self._recorded:
                 params = {id(p): p for p in self.parameters}
                 raise _mismatch(self._recorded, found, r, "than for row 0", params)
 
     def _record(self, X: np.ndarray) -> set[int]:
         """Trace rows 0 and 1, tell parameters from constants, plan; return rows seen."""
-        first = self._trace_row(X, 0)
+        first = self._trace_row(X, 0, watch=True)
         # A second trace tells parameters (the same objects again) from constants (new).
-        second = self._trace_row(X, min(1, X.shape[0] - 1))
+        second_row = min(1, X.shape[0] - 1)
+        second = self._trace_row(X, second_row, watch=True)
         inputs = {id(p) for p in first.placeholders}
         leaves1 = {id(v) for v in first.order if v._fn is None and id(v) not in inputs}
         leaves2 = {id(v) for v in second.order if v._fn is None}
@@ -647,19 +733,23 @@ class Compiled:
         found = _signature(second, param_ids)
         params_by_id = {id(v): v for v in first.order if id(v) in param_ids}
         if found != recorded:
-            raise _mismatch(recorded, found, min(1, X.shape[0] - 1), "than for row 0",
-                            params_by_id)
+            raise _mismatch(recorded, found, second_row, "than for row 0", params_by_id)
         self.parameters = [v for v in first.order if id(v) in param_ids]
         self._param_ids = param_ids
         self._recorded = recorded
         self._plan(first.order, recorded)
-        return {0, min(1, X.shape[0] - 1)}
+        return {0, second_row}
 
-    def _trace_row(self, X: np.ndarray, r: int) -> _Trace:
+    def _trace_row(self, X: np.ndarray, r: int, watch: bool) -> _Trace:
+        """Run fn eagerly on row r (noting where it looks at numbers if `watch`)."""
+        watcher = _DataWatch() if watch else None
         try:
-            return _run(self.fn, X[r].tolist())
+            trace = _run(self.fn, X[r].tolist(), watcher)
         except DomainError as exc:
             raise DomainError(f"{exc} (in row {r} of the batch)") from exc
+        if watcher is not None:
+            self.data_reads.extend(w for w in watcher.reads if w not in self.data_reads)
+        return trace
 
     # -- planning ----------------------------------------------------------------------
     def _plan(self, order: list[Value], sig: list[tuple]) -> None:
@@ -842,8 +932,9 @@ def compile(fn: Callable[..., Value], nargs: int, *, check: CheckRows = 1,
 
     ``c(X)`` gives fn's value per row of ``X`` (shape (batch, nargs)); ``c.backward(X)``
     returns the mean over rows and adds d mean / d p into ``p.grad`` for every Value ``p``
-    that fn closes over.  ``check`` is how many rows each call re-traces to verify that
-    the graph does not depend on the data (``'all'`` for every row); ``first_check`` is
-    how many the first call re-traces.  See the module documentation for the guarantee.
+    that fn closes over.  If fn looks at a Value's number while traced, each call
+    re-traces ``check`` rows (``'all'``: every row, always) to verify that the graph does
+    not depend on the data, and the first call ``first_check`` rows.  See the module
+    documentation for the guarantee.
     """
     return Compiled(fn, nargs, check=check, first_check=first_check)

@@ -319,6 +319,90 @@ def test_compiling_under_no_grad_still_records():
 # Graphs that depend on the data are refused.
 # --------------------------------------------------------------------------------------
 
+def test_functions_that_never_look_at_numbers_are_traced_only_on_the_first_call():
+    calls = []
+    w = Value(0.5)
+
+    def f(x, y):
+        calls.append(1)
+        return (w * x + y).tanh() * x.relu()
+
+    c = autograd.compile(f, 2)
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    c(X)
+    first = len(calls)
+    c(X)
+    c.backward(X)
+    w.data = -2.0
+    c.backward(X)
+    assert len(calls) == first and c.data_reads == []
+
+
+def look_by_comparing(x):
+    return x > 0
+
+
+def look_by_float(x):
+    return float(x)
+
+
+def look_by_data(x):
+    return x.data
+
+
+def look_by_grad(x):
+    return x.grad
+
+
+def look_by_repr(x):
+    return repr(x)
+
+
+def look_by_detaching(x):
+    return x.detach()
+
+
+def look_under_no_grad(x):
+    with autograd.no_grad():
+        return x * 2.0
+
+
+@pytest.mark.parametrize("look, what", [
+    (look_by_comparing, "__gt__"), (look_by_float, "__float__"), (look_by_data, ".data"),
+    (look_by_grad, ".grad"), (look_by_repr, "__repr__"), (look_by_detaching, "detach"),
+    (look_under_no_grad, "no_grad"),
+])
+def test_every_way_of_looking_at_a_number_is_noted(look, what):
+    w = Value(1.5)
+
+    def f(x):
+        look(x)  # looks, then builds the same graph anyway
+        return w * x
+
+    c = autograd.compile(f, 1)
+    calls_before = list(c.data_reads)
+    c(np.array([[1.0], [2.0]]))
+    assert calls_before == [] and len(c.data_reads) == 1
+    assert c.data_reads[0].startswith(what + " at ")
+    assert "test_compile.py" in c.data_reads[0]
+    assert_matches_eager(f, 1, np.array([[1.0], [-2.0], [3.0]]), [w])
+
+
+def test_the_watch_leaves_value_as_it_was_even_when_fn_fails():
+    names = ["data", "grad", "__lt__", "__gt__", "__float__", "__repr__", "detach"]
+    before = {name: Value.__dict__[name] for name in names}
+
+    def f(x):
+        if x > 0:
+            raise RuntimeError("fn failed")
+        return x
+
+    with pytest.raises(RuntimeError, match="fn failed"):
+        autograd.compile(f, 1)(np.ones((2, 1)))
+    assert {name: Value.__dict__[name] for name in names} == before
+    assert Value(2.0).data == 2.0
+
+
 def test_branch_on_input_data_is_detected():
     def f(x):
         if x > 0:  # a Python if on the data: another graph for negative rows
