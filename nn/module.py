@@ -138,9 +138,10 @@ def _join(outer: str, name: str) -> str:
 class Module:
     """Base class: anything with parameters.
 
-    A module's parameters are the Values (and lists of Values) stored in its attributes,
-    followed recursively by those of the modules (and lists of modules) it stores, in
-    the order the attributes were assigned.  Subclasses implement ``__call__``.
+    A module's parameters are the Values, lists of Values, modules and lists of modules
+    stored in its public attributes, in the order the attributes were assigned, a module's
+    own parameters listed where it appears.  A Value or module reachable twice (shared
+    weights) is listed once, at its first place.  Subclasses implement ``__call__``.
     """
 
     path: str = ""
@@ -159,15 +160,20 @@ class Module:
     def named_parameters(self) -> list[tuple[str, Value]]:
         """(name, Value) pairs, names relative to this module (``layers.0.neurons.1.w.0``)."""
         out: list[tuple[str, Value]] = []
+        seen: set[int] = {id(self)}
         # An explicit stack of (prefix, attribute iterator) walks nested modules in
         # assignment order without recursion, like the engine's graph walks.
         stack: list[tuple[str, Iterator[tuple[str, Any]]]] = [("", self._attribute_items())]
         while stack:
             prefix, items = stack[-1]
             for name, attr in items:
+                if id(attr) in seen:
+                    continue
                 if isinstance(attr, Value):
+                    seen.add(id(attr))
                     out.append((prefix + name, attr))
                 elif isinstance(attr, Module):
+                    seen.add(id(attr))
                     stack.append((f"{prefix}{name}.", attr._attribute_items()))
                     break
             else:

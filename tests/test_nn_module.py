@@ -206,3 +206,17 @@ def test_custom_module_lists_its_attributes_in_assignment_order():
     pair = Pair()
     names = [name for name, _ in pair.named_parameters()]
     assert names == ["first.w.0", "first.w.1", "first.b", "scale", "extra.0", "extra.1"]
+
+
+def test_shared_parameters_and_modules_are_listed_once():
+    class Tied(nn.Module):
+        def __init__(self):
+            self.encoder = nn.Neuron(2, seed=0, name="encoder")
+            self.again = self.encoder          # the same module twice
+            self.weights = [self.encoder.w[0]]  # and one of its weights again
+            self.me = self                      # a cycle must not hang the walk
+
+    tied = Tied()
+    assert [name for name, _ in tied.named_parameters()] == [
+        "encoder.w.0", "encoder.w.1", "encoder.b"]
+    nn.SGD(tied.parameters(), lr=0.1)  # no "appears twice" error

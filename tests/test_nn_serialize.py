@@ -4,6 +4,8 @@ import zipfile
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import nn
 from nn.serialize import SerializationError
@@ -125,3 +127,19 @@ def test_corrupt_and_missing_files_raise_clear_errors(tmp_path):
         nn.load_model(bare)
     nn.MLP(3, [4, 1]).load(bare)  # ... but loads into a model of the right shape
     assert zipfile.is_zipfile(bare)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(1, 4), st.lists(st.integers(1, 5), min_size=1, max_size=3),
+       st.sampled_from(sorted(nn.module.ACTIVATIONS)), st.booleans(), st.integers(0, 2**16))
+def test_round_trip_through_a_file_for_any_shape(tmp_path_factory, nin, nouts, activation,
+                                                 bias, seed):
+    model = nn.MLP(nin, nouts, activation=activation, bias=bias, seed=seed)
+    path = model.save(tmp_path_factory.mktemp("ckpt") / "m.npz")
+    rebuilt = nn.load_model(path)
+    x = np.linspace(-1.0, 1.0, nin)
+    first, second = model(x), rebuilt(x)
+    first = first if isinstance(first, list) else [first]
+    second = second if isinstance(second, list) else [second]
+    assert [v.data for v in first] == [v.data for v in second]
+    assert [p.data for p in rebuilt.parameters()] == [p.data for p in model.parameters()]
