@@ -21,6 +21,10 @@ bench: system-deps $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/run.py
 
+# The pictures of docs/drawing.md, drawn from seeded models by docs/make_pictures.py.
+docs-images: system-deps $(STAMP)
+	$(PY) docs/make_pictures.py
+
 # Debian's graphviz provides the `dot` program that renders drawings.
 system-deps:
 	@if ! command -v dot >/dev/null 2>&1; then \

@@ -39,6 +39,7 @@ import html
 import json
 import math
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -352,14 +353,12 @@ def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Va
     else:
         lines.append(f"{len(outputs)} outputs")
     plural = "" if len(params) == 1 else "s"
-    if pending or not params:
-        lines.append(f"{len(params)} parameter{plural}")
-    else:
+    lines.append(f"{len(params)} parameter{plural}")
+    if params and not pending:
         nan = any(math.isnan(s) for s in sizes)
         largest = math.nan if nan else max(sizes)
         mean = math.nan if nan else math.fsum(sizes) / len(sizes)
-        lines.append(f"{len(params)} parameter{plural}: |grad| max {_short(largest)}, "
-                     f"mean {_short(mean)}")
+        lines.append(f"|grad| max {_short(largest)} · mean {_short(mean)}")
     attrs = {"label": "<" + "<BR/>".join(lines) + ">", "id": tag, "shape": "box",
              "style": "filled,rounded", "color": INK, "penwidth": "1.5"}
     if pending:
@@ -557,7 +556,8 @@ def _caption(layout: _Layout, legend: bool, title: str | None) -> str | None:
 
 def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
              collapse: str | None = None, max_nodes: int = 400, legend: bool = True,
-             scale: float | None = None, title: str | None = None) -> GradientGraph:
+             scale: float | None = None, title: str | None = None,
+             prefix: str = "") -> GradientGraph:
     """Draw the graph that computed `root`, with every Value's data and gradient.
 
     Parameters:
@@ -572,6 +572,8 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
         scale: the |grad| taken as the top of the colour scale (default: the largest
             finite |grad| in the graph); give two drawings the same scale to compare them.
         title: a caption on top.
+        prefix: put before every node, edge and cluster id (letters, digits and '_'),
+            so that several drawings can be placed in one picture as subgraphs.
 
     Colour is the decade of |grad| / scale (six steps, then vanishing); edge width is
     the decade of |upstream grad x local derivative| / (the largest such flow).
@@ -590,12 +592,15 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale)
                                   and scale > 0):
         raise ValueError(f"draw_dot: scale must be a positive finite number, got {scale!r}")
+    if not isinstance(prefix, str) or not re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)?", prefix):
+        raise ValueError(f"draw_dot: prefix must be letters, digits and '_' (not starting "
+                         f"with a digit), got {prefix!r}")
     layout = _layout(root, collapse, max_nodes, None if scale is None else float(scale))
-    return _to_digraph(layout, format, rankdir, legend, title)
+    return _to_digraph(layout, format, rankdir, legend, title, prefix)
 
 
 def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
-                title: str | None) -> GradientGraph:
+                title: str | None, prefix: str = "") -> GradientGraph:
     graph_attr = {"rankdir": rankdir, "bgcolor": "white", "fontname": FONT,
                   "fontsize": "12", "fontcolor": INK, "nodesep": "0.25", "ranksep": "0.35"}
     caption = None if layout.page else _caption(layout, legend, title)
@@ -618,10 +623,11 @@ def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
         for item in by_cluster.get(level, []):
             attrs = dict(item.attrs)
             label = attrs.pop("label")
-            container.node(item.node_id, label, **attrs)
+            attrs["id"] = prefix + attrs["id"]
+            container.node(prefix + item.node_id, label, **attrs)
         for child in children.get(level, []):
             number = layout.clusters.index(child)
-            with container.subgraph(name=f"cluster_{number}") as sub:
+            with container.subgraph(name=f"cluster_{prefix}{number}") as sub:
                 sub.attr(label=f"<{_escape(_level_name(child, level))}>", style="rounded,filled",
                          fillcolor="#f7f7f5" if depth % 2 == 0 else "#ededea",
                          color="#c8c8c2", fontcolor="#6b6b6b", fontsize="10",
@@ -630,8 +636,9 @@ def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
 
     emit(g, "", 0)
     for edge in layout.edges:
-        g.edge(edge.tail, edge.head,
-               **_edge_attrs(edge, layout.pending, layout.flow_reference))
+        attrs = _edge_attrs(edge, layout.pending, layout.flow_reference)
+        attrs["id"] = prefix + attrs["id"]
+        g.edge(prefix + edge.tail, prefix + edge.head, **attrs)
     return g
 
 
