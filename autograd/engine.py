@@ -737,6 +737,15 @@ def lift(x: Scalar) -> Value:
     return x if isinstance(x, Value) else Value(x)
 
 
+def _lift_all(values: Iterable[Scalar]) -> tuple[Value, ...]:
+    """`lift` over a sequence; a sequence of Values only (a layer's weights and inputs,
+    the common case) is checked by type in C and kept as it is."""
+    items = tuple(values)
+    if {*map(type, items)} <= {Value}:
+        return items
+    return tuple([lift(v) for v in items])
+
+
 def _data_of(x: object, where: str) -> float:
     return x.data if isinstance(x, Value) else _as_float(x, where)
 
@@ -798,8 +807,8 @@ def dot(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0.0)
     Parents are w_1..w_n, x_1..x_n, b in that order.  One node instead of 2n keeps
     drawings of networks readable and the graph small.
     """
-    w = tuple(lift(v) for v in weights)
-    x = tuple(lift(v) for v in inputs)
+    w = _lift_all(weights)
+    x = _lift_all(inputs)
     if len(w) != len(x):
         raise ValueError(f"dot: {len(w)} weights but {len(x)} inputs")
     return Value._apply(DOT, (*w, *x, lift(bias)))
