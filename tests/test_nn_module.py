@@ -220,3 +220,14 @@ def test_shared_parameters_and_modules_are_listed_once():
     assert [name for name, _ in tied.named_parameters()] == [
         "encoder.w.0", "encoder.w.1", "encoder.b"]
     nn.SGD(tied.parameters(), lr=0.1)  # no "appears twice" error
+
+
+def test_dot_accepts_numbers_mixed_with_values():
+    # A neuron's inputs may be plain numbers: the engine lifts them; all-Value lists (the
+    # fast path) and mixed lists give the same node.
+    w = [Value(0.5), Value(-2.0)]
+    mixed = autograd.dot(w, [3.0, Value(4.0)], 1.0)
+    assert mixed.data == 0.5 * 3.0 - 2.0 * 4.0 + 1.0
+    mixed.backward()
+    assert [p.grad for p in w] == [3.0, 4.0]
+    assert len(mixed.parents) == 5 and mixed.parents[:2] == tuple(w)
