@@ -7,6 +7,7 @@ the saved weights, independently of the engine.
 from __future__ import annotations
 
 import re
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -51,6 +52,17 @@ def test_demo_writes_every_file_and_lists_them(capsys, tmp_path):
     assert "MLP 2-4-3-1 (31 parameters)" in printed
     for png in ("decision-boundary.png", "loss.png"):
         assert (out / png).read_bytes().startswith(PNG_MAGIC)
+
+
+def test_without_matplotlib_the_demo_says_how_to_get_plots(capsys, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
+    out = tmp_path / "run"
+    status, printed, _ = run_demo(capsys, out, "--hidden", "3")
+    assert status == 0
+    assert "pip install 'chainrule[plot]'" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["gradient-flow.svg", "model.npz",
+                                                      "neuron.html"]
+    assert "Wrote 3 files:" in printed
 
 
 def test_the_drawing_shows_the_hardest_example_collapsed_by_neuron(capsys, tmp_path):
