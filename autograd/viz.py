@@ -378,7 +378,8 @@ def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Va
 
 
 def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | None,
-            page_grads: Sequence[float] | None = None) -> _Layout:
+            page_grads: Sequence[float] | None = None, where: str = "draw_dot") -> _Layout:
+    """Decide every drawn node, edge and cluster, and check the size, before graphviz."""
     order = topological_order(root)
     index = {v: i for i, v in enumerate(order)}  # Values hash by identity
     pending = page_grads is not None or all(v.grad == 0.0 for v in order)
@@ -409,7 +410,7 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
     if collapse and not groups:
         found = sorted({lv for v in order for lv in scope_levels(v.scope)})[:8]
         raise ValueError(
-            f"draw_dot: collapse={collapse!r} matches no scope in this graph "
+            f"{where}: collapse={collapse!r} matches no scope in this graph "
             f"(scopes found: {', '.join(found) if found else 'none'})")
 
     count = sum(1 for i, v in enumerate(order) if owner[i] == f"v{i}")
@@ -418,7 +419,7 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
     if count > max_nodes:
         hint = ("collapse='layer'" if collapse else "collapse='neuron' or collapse='layer'")
         raise GraphTooLargeError(
-            f"draw_dot: the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
+            f"{where}: the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
             f"a drawing that size is unreadable and slow to lay out. Try {hint} (one box per "
             f"neuron or layer of a network), or pass a larger max_nodes.")
 
@@ -469,6 +470,15 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
     totals = [_total(edge.flows) for edge in edges if edge.flows]
     flow_reference = max((t for t in totals if math.isfinite(t)), default=0.0)
 
+    # A group's outputs: its members used outside it (or the root itself).
+    level_of = {f"g{members[0]}": level for level, members in groups.items()}
+    used_outside: set[int] = {index[root]}
+    for i, v in enumerate(order):
+        for p in v.parents:
+            k = index[p]
+            if owner[k] != owner[i]:
+                used_outside.add(k)
+
     # Drawn nodes, in topological order of their first member.
     items: list[_Item] = []
     drawn: set[str] = set()
@@ -478,13 +488,11 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
             if tag in drawn:
                 continue
             drawn.add(tag)
-            level = next(lv for lv, members in groups.items() if f"g{members[0]}" == tag)
-            member_values = [order[j] for j in groups[level]]
-            member_set = set(groups[level])
-            outputs = _group_outputs(order, groups[level], member_set, index, root)
+            members = groups[level_of[tag]]
+            outputs = [order[j] for j in members if j in used_outside]
             items.append(_Item(tag, cluster_of[i], _group_attrs(
-                _level_name(level, cluster_of[i]), member_values, outputs, root, pending,
-                grad_reference, tag)))
+                _level_name(level_of[tag], cluster_of[i]), [order[j] for j in members],
+                outputs, root, pending, grad_reference, tag)))
             continue
         kind = node_kind(v, root)
         items.append(_Item(f"v{i}", cluster_of[i],
@@ -500,20 +508,6 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
                 clusters.append(level)
     return _Layout(items, edges, clusters, pending, page_grads is not None, grad_reference,
                    flow_reference)
-
-
-def _group_outputs(order: list[Value], members: list[int], member_set: set[int],
-                   index: dict[Value, int], root: Value) -> list[Value]:
-    """Members used by some Value outside the group (or the root itself)."""
-    used_outside: set[int] = set()
-    for j, v in enumerate(order):
-        if j in member_set:
-            continue
-        for p in v.parents:
-            k = index[p]
-            if k in member_set:
-                used_outside.add(k)
-    return [order[j] for j in members if j in used_outside or order[j] is root]
 
 
 # --------------------------------------------------------------------------------------
@@ -554,6 +548,11 @@ def _caption(layout: _Layout, legend: bool, title: str | None) -> str | None:
             + "".join(rows) + "</TABLE>>")
 
 
+def _check_max_nodes(max_nodes: object, where: str) -> None:
+    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"{where}: max_nodes must be a positive int, got {max_nodes!r}")
+
+
 def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
              collapse: str | None = None, max_nodes: int = 400, legend: bool = True,
              scale: float | None = None, title: str | None = None,
@@ -587,8 +586,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     if collapse is not None and (not isinstance(collapse, str) or not collapse):
         raise ValueError(f"draw_dot: collapse must be None or a scope word such as "
                          f"'neuron' or 'layer', got {collapse!r}")
-    if isinstance(max_nodes, bool) or not isinstance(max_nodes, int) or max_nodes < 1:
-        raise ValueError(f"draw_dot: max_nodes must be a positive int, got {max_nodes!r}")
+    _check_max_nodes(max_nodes, "draw_dot")
     if scale is not None and not (isinstance(scale, (int, float)) and math.isfinite(scale)
                                   and scale > 0):
         raise ValueError(f"draw_dot: scale must be a positive finite number, got {scale!r}")
@@ -728,9 +726,10 @@ def export_html(root: Value, path: str | os.PathLike[str], *, gradient: float = 
     if not isinstance(root, Value):
         raise TypeError(f"export_html: root must be a Value, got {type(root).__name__}")
     seed = _as_float(gradient, "export_html")
+    _check_max_nodes(max_nodes, "export_html")
     order = topological_order(root)
     steps, final = _steps(root, order, seed)
-    layout = _layout(root, None, max_nodes, None, page_grads=final)
+    layout = _layout(root, None, max_nodes, None, page_grads=final, where="export_html")
     graph = _to_digraph(layout, "svg", "LR", False, None)
     try:
         svg = graph.pipe(format="svg", encoding="utf-8")

@@ -352,3 +352,23 @@ def test_a_real_nn_mlp_is_grouped_by_layer_and_neuron():
         assert summaries[f"layers.{i}"] == [
             f"{sizes.size} parameters",
             f"|grad| max {sizes.max():.4f} · mean {sizes.mean():.4f}"]
+
+
+def test_a_single_leaf_draws_as_the_output_with_its_seed_gradient():
+    x = Value(4.0, label="x")
+    x.backward(2.5)  # d x / d x = 1, times the seed 2.5
+    svg = render_svg(draw_dot(x))
+    nodes = svg_groups(svg, "node")
+    assert list(nodes) == ["v0"]
+    assert float(line(nodes["v0"], "grad ")) == 2.5
+    assert svg_groups(svg, "edge") == {}
+
+
+def test_reused_value_draws_one_edge_per_use():
+    a = Value(3.0, label="a")
+    b = a + a  # two edges from a, d b / d a = 2
+    b.label = "b"
+    b.backward()
+    svg = render_svg(draw_dot(b))
+    assert sorted(svg_groups(svg, "edge")) == ["e1", "e1_0", "e1_1"]
+    assert float(line(node_by_label(svg, "a"), "grad ")) == 2.0

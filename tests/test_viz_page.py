@@ -193,3 +193,21 @@ def test_export_html_rejects_bad_input(tmp_path):
     with pytest.raises(TypeError, match="export_html"):
         viz.export_html(Value(1.0), tmp_path / "p.html", gradient="x")  # type: ignore
     assert not (tmp_path / "p.html").exists()
+
+
+def test_export_html_without_dot_says_how_to_install_it(monkeypatch, tmp_path):
+    monkeypatch.setitem(os.environ, "PATH", str(tmp_path))  # no dot on this PATH
+    out, _ = neuron_with_reuse()
+    with pytest.raises(viz.GraphvizNotFoundError, match="export_html: .*apt-get install"):
+        viz.export_html(out, tmp_path / "p.html")
+    assert not (tmp_path / "p.html").exists()
+
+
+def test_export_html_refuses_a_graph_too_large_to_step_through(tmp_path):
+    x = Value(0.5, label="x")
+    y = x
+    for _ in range(100):
+        y = y.tanh()
+    with pytest.raises(viz.GraphTooLargeError, match="export_html: the graph has 201 nodes"):
+        viz.export_html(y, tmp_path / "p.html")
+    assert viz.export_html(y, tmp_path / "p.html", max_nodes=300).endswith("p.html")
