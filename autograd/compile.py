@@ -485,6 +485,31 @@ class _Group:
         raise NotImplementedError
 
 
+class _NaryGroup(_Group):
+    """sum and dot: the engine adds their terms with math.fsum, which raises on
+    -inf + inf and on an exact sum too big for a float (a `DomainError` then).  That can
+    only happen where NumPy's sum is not finite, so only those entries are replayed
+    with the engine's scalar rule."""
+
+    index: np.ndarray       # (g, number of parents): slots of every parent, in order
+    consts: tuple[bool, ...]
+
+    def _fsum_failures(self, S: np.ndarray, V: np.ndarray, out: np.ndarray) -> Any:
+        suspects = ~np.isfinite(out)
+        if not suspects.any():
+            return None
+        forward = OPS[self.name].forward
+        invalid = np.zeros(out.shape, dtype=bool)
+        for g, b in zip(*np.nonzero(suspects)):
+            args = [float(S[i]) if const else float(V[i, b])
+                    for i, const in zip(self.index[g], self.consts)]
+            try:
+                forward(*args)
+            except (ArithmeticError, ValueError):
+                invalid[g, b] = True
+        return invalid
+
+
 class _ElementwiseGroup(_Group):
     def __init__(self, name: str, param: Any, operands: list[_Operand], out_const: bool,
                  out: slice) -> None:
@@ -513,11 +538,13 @@ class _ElementwiseGroup(_Group):
                 operand.add(GS, G, gout * local)
 
 
-class _SumGroup(_Group):
+class _SumGroup(_NaryGroup):
     """n-ary sums: inputs gathered into (g, k, batch) stacks per operand layout."""
 
-    def __init__(self, classes: list[_Operand], out_const: bool, out: slice) -> None:
+    def __init__(self, classes: list[_Operand], out_const: bool, out: slice,
+                 index: np.ndarray, consts: tuple[bool, ...]) -> None:
         self.name = "sum"
+        self.index, self.consts = index, consts
         self.classes = classes
         self.out_const = out_const
         self.out = out
@@ -528,7 +555,7 @@ class _SumGroup(_Group):
         for c in self.classes:
             part = c.get(S, V).sum(axis=1)
             total = part if total is None else total + part
-        return None, total, None
+        return None, total, self._fsum_failures(S, V, total)
 
     def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
                  saved: Any, gout: np.ndarray) -> None:
@@ -539,14 +566,16 @@ class _SumGroup(_Group):
                                              (gout.shape[0], k, gout.shape[1])))
 
 
-class _DotGroup(_Group):
+class _DotGroup(_NaryGroup):
     """n-ary w.x + b nodes.  Terms are split into classes by where w and x live; the
     common case of a layer (weights batch-constant, inputs per row and shared by every
     neuron of the group) is one matrix product."""
 
     def __init__(self, terms: list[tuple[_Operand, _Operand, np.ndarray | None]],
-                 bias: _Operand, out_const: bool, out: slice) -> None:
+                 bias: _Operand, out_const: bool, out: slice, index: np.ndarray,
+                 consts: tuple[bool, ...]) -> None:
         self.name = "dot"
+        self.index, self.consts = index, consts
         self.terms = terms  # (weights, inputs, shared input row or None)
         self.bias = bias
         self.out_const = out_const
@@ -569,7 +598,7 @@ class _DotGroup(_Group):
             total = part if total is None else total + part
         b = self.bias.get(S, V)
         total = b.copy() if total is None else total + b
-        return saved, total, None
+        return saved, total, self._fsum_failures(S, V, total)
 
     def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
                  saved: Any, gout: np.ndarray) -> None:
@@ -648,8 +677,14 @@ class Compiled:
         S, V, _ = self._forward(X, keep=False)
         return self._output(S, V, X.shape[0])
 
-    def backward(self, X: Any) -> float:
-        """Mean of fn over the rows of X; adds d mean / d parameter into each ``.grad``."""
+    def backward(self, X: Any, reduction: Literal["mean", "sum"] = "mean") -> float:
+        """Mean of fn over the rows of X; adds d mean / d parameter into each ``.grad``.
+
+        ``reduction='sum'`` returns the sum over rows and adds d sum / d parameter (for a
+        loss that adds its examples up instead of averaging them).
+        """
+        if reduction not in ("mean", "sum"):
+            raise ValueError(f"compile: reduction must be 'mean' or 'sum', got {reduction!r}")
         X = self._as_batch(X)
         self._prepare(X)
         batch = X.shape[0]
@@ -658,10 +693,11 @@ class Compiled:
         GS = np.zeros(self._n_const)
         G = np.zeros((self._n_var, batch))
         const, slot = self._out_slot
+        seed = 1.0 / batch if reduction == "mean" else 1.0
         if const:
-            GS[slot] = 1.0  # the mean of a batch-constant value is the value itself
+            GS[slot] = seed * batch  # every row holds the same value: its slopes add up
         else:
-            G[slot] = 1.0 / batch
+            G[slot] = seed
         for group, state in zip(reversed(self._groups), reversed(saved)):
             if state is None:
                 continue
@@ -670,7 +706,8 @@ class Compiled:
         n_params = len(self.parameters)
         for p, g in zip(self.parameters, GS[:n_params].tolist()):
             p.grad += g
-        return math.fsum(values.tolist()) / batch
+        total = math.fsum(values.tolist())
+        return total / batch if reduction == "mean" else total
 
     @property
     def groups(self) -> list[tuple[int, str, int]]:
@@ -855,13 +892,15 @@ class Compiled:
                     shared = _compact(x_rows[0])
                 terms.append((w, x, shared))
             bias = _Operand(layout[-1][0], index[:, -1], layout[-1][1])
-            return _DotGroup(terms, bias, out_const, out)
+            return _DotGroup(terms, bias, out_const, out, index,
+                             tuple(lay[0] for lay in layout))
         if name == "sum":
             classes = {}
             for t, lay in enumerate(layout):
                 classes.setdefault(lay, []).append(t)
             return _SumGroup([_Operand(lay[0], index[:, ts], lay[1])
-                              for lay, ts in classes.items()], out_const, out)
+                              for lay, ts in classes.items()], out_const, out, index,
+                             tuple(lay[0] for lay in layout))
         operands = [_Operand(lay[0], index[:, j], lay[1]) for j, lay in enumerate(layout)]
         return _ElementwiseGroup(name, param, operands, out_const, out)
 

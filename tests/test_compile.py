@@ -285,6 +285,27 @@ def test_parameter_updates_are_seen_and_gradients_accumulate():
     assert c.parameters == [w]
 
 
+def test_sum_reduction_equals_eager_sum():
+    w = Value(0.3)
+    b = Value(-0.2)
+    X = np.random.default_rng(9).normal(size=(7, 1))
+
+    def f(x):
+        return (w * x + b).sigmoid() + b * b  # b * b: batch-constant, counted once per row
+
+    c = autograd.compile(f, 1)
+    w.grad = b.grad = 0.0
+    total = c.backward(X, reduction="sum")
+    compiled = [w.grad, b.grad]
+    w.grad = b.grad = 0.0
+    eager = sum(f(Value(row[0])) for row in X)
+    eager.backward()
+    assert_close(total, eager.data)
+    assert_close(compiled, [w.grad, b.grad])
+    with pytest.raises(ValueError, match="reduction must be 'mean' or 'sum', got 'max'"):
+        c.backward(X, reduction="max")
+
+
 def test_constants_inside_fn_and_batch_constant_subgraphs():
     w = Value(1.5)
 
@@ -497,6 +518,28 @@ def test_domain_errors_name_the_operation_and_row(fn, bad, message):
         fn(Value(bad))
     assert str(compiled_error.value) == f"{eager_error.value} (in row 2 of the batch)"
     assert compiled_error.match(message)
+
+
+@pytest.mark.parametrize("fn, bad", [
+    (lambda x: autograd.sum_values([x, x, 1.0]), 1.5e308),           # the exact sum overflows
+    (lambda x: autograd.dot([x, -x], [x, x], 0.5), 1e200),           # -inf + inf
+    (lambda x: autograd.sum_values([x * 1e300, x * -1e300]), 1e10),  # -inf + inf
+])
+def test_sums_fail_where_the_engines_exact_sum_fails(fn, bad):
+    X = np.array([[2.0], [3.0], [bad]])
+    with pytest.raises(DomainError) as compiled_error:
+        autograd.compile(fn, 1, first_check=1)(X)
+    with pytest.raises(DomainError) as eager_error:
+        fn(Value(bad))
+    assert str(compiled_error.value) == f"{eager_error.value} (in row 2 of the batch)"
+
+
+def test_sums_of_nan_are_nan_as_in_the_engine():
+    fn = lambda x: autograd.sum_values([x, 2.0 * x])  # noqa: E731
+    X = np.array([[1.0], [math.nan], [math.inf]])
+    got = autograd.compile(fn, 1)(X)
+    expected = eager_values(fn, X)
+    np.testing.assert_array_equal(got, expected)  # [3, nan, inf], nan in the same place
 
 
 def test_domain_error_of_an_already_recorded_function():
