@@ -173,6 +173,39 @@ class _Progress:
             self.file.flush()
 
 
+# How each named loss combines its examples, for the compiled path: the compiled
+# function returns one example's loss, and `reduction` rebuilds the batch's.
+_COMPILED_REDUCTIONS = {"mse": "mean", "hinge": "mean", "bce": "mean",
+                        "bce_with_logits": "mean", "half_sse": "sum"}
+
+
+def _compile_for_fit(model: Module, loss: Any, loss_fn: Callable[..., Value], y: np.ndarray,
+                     need_outputs: bool) -> tuple[Any, Any, str]:
+    """The compiled per-example loss (and model output, for the accuracy) for `fit`."""
+    name = loss if isinstance(loss, str) else next(
+        (n for n, fn in LOSSES.items() if fn is loss), None)
+    if name not in _COMPILED_REDUCTIONS:
+        raise ValueError(f"fit: compiled=True works with the losses "
+                         f"{', '.join(_COMPILED_REDUCTIONS)}, not {name or 'a custom loss'!r} "
+                         f"(softmax cross-entropy shifts each example by its own largest "
+                         f"logit, so its graph depends on the data); use compiled=False")
+    if y.ndim != 1:
+        raise ValueError(f"fit: compiled=True needs one target number per example, got y of "
+                         f"shape {y.shape}")
+    with autograd.no_grad():  # the loss's own check of the targets (hinge wants +-1...)
+        loss_fn([Value(0.0) for _ in range(len(y))], y)
+    nin = model.nin
+
+    def example_loss(*values: Value) -> Value:
+        return loss_fn([model(values[:nin])], [values[nin]])
+
+    def example_output(*values: Value) -> Value:
+        return model(values)
+
+    outputs = autograd.compile(example_output, nin) if need_outputs else None
+    return autograd.compile(example_loss, nin + 1), outputs, _COMPILED_REDUCTIONS[name]
+
+
 def _check_int(value: Any, name: str, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"fit: {name} must be an integer >= {minimum}, got {value!r}")
@@ -184,7 +217,7 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
         validation: float | tuple[Any, Any] | None = None, patience: int | None = None,
         target_loss: float | None = None, l2: float = 0.0, accuracy: Any = "auto",
         shuffle: bool = True, seed: int | None = None, restore_best: bool = True,
-        verbose: bool = True, file: TextIO | None = None) -> History:
+        verbose: bool = True, file: TextIO | None = None, compiled: bool = False) -> History:
     """Train `model` on (X, y) and return the `History`.
 
     `loss` is a name from `nn.losses.LOSSES` or a function (outputs, targets) -> Value;
@@ -193,6 +226,8 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
     or an ``(X_val, y_val)`` pair; `patience` (needs validation) stops after that many
     epochs without a lower validation loss; `target_loss` stops once the epoch's training
     loss is at or below it; ``l2`` adds ``l2 * sum p^2`` over the model's parameters.
+    ``compiled=True`` runs each batch through `autograd.compile` (same numbers, NumPy
+    speed; a one-output model and the loss mse, half_sse, hinge or bce only).
     """
     X = np.asarray(X, dtype=np.float64)
     y = np.asarray(y)
@@ -236,6 +271,8 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
         raise ValueError(f"fit: validation must be a fraction or an (X_val, y_val) pair, "
                          f"got {type(validation).__name__}")
 
+    step_c, outputs_c, reduction = (_compile_for_fit(model, loss, loss_fn, y, acc_fn is not None)
+                                    if compiled else (None, None, "mean"))
     rng = np.random.default_rng(seed)
     n_batches = math.ceil(len(X) / (batch_size or len(X)))
     bar = _Progress(file or sys.stderr, epochs, n_batches, verbose)
@@ -256,19 +293,31 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
         for done, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle, rng), 1):
             good = [p.data for p in params]  # the weights this batch starts from
             problem = ""
+            penalty = None
             try:
-                outputs = [model(row) for row in Xb.tolist()]
-                objective = loss_fn(outputs, yb)
-                if l2:
-                    objective = objective + l2_penalty(params, l2)
+                if step_c is None:
+                    outputs = [model(row) for row in Xb.tolist()]
+                    objective = loss_fn(outputs, yb)
+                    if l2:
+                        objective = objective + l2_penalty(params, l2)
+                else:  # the compiled step computes the loss and its gradient together
+                    optimizer.zero_grad()
+                    value = step_c.backward(np.column_stack([Xb, yb]), reduction)
+                    penalty = l2_penalty(params, l2) if l2 else None
+                    objective = Value(value + (penalty.data if penalty is not None else 0.0))
+                    outputs = ([Value(v) for v in outputs_c(Xb).tolist()]
+                               if outputs_c is not None else [])
             except autograd.DomainError as err:
                 problem = f"an operation left its domain ({err})"
             else:
                 if not math.isfinite(objective.data):
                     problem = f"the loss is {objective.data}"
                 else:
-                    optimizer.zero_grad()
-                    objective.backward()
+                    if step_c is None:
+                        optimizer.zero_grad()
+                        objective.backward()
+                    elif penalty is not None:
+                        penalty.backward()
                     if not all(math.isfinite(p.grad) for p in params):
                         bad = next(name for name, p in model.named_parameters()
                                    if not math.isfinite(p.grad))
