@@ -142,3 +142,17 @@ def test_out_must_be_a_folder(capsys, tmp_path):
     status = main(["demo", "--epochs", "1", "--out", str(blocker)])
     err = capsys.readouterr().err
     assert status == 2 and "is a file, not a folder" in err
+
+
+def test_the_default_demo_separates_the_moons(capsys, tmp_path):
+    # The defaults as documented (two moons, 16-16 hidden units, 100 epochs, seed 0):
+    # every training point on the right side, recomputed with NumPy from the saved weights.
+    out = tmp_path / "default"
+    status = main(["demo", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert status == 0
+    assert "MLP 2-16-16-1 (337 parameters) on 100 points of 'moons' for 100 epochs" in printed
+    state = dict(np.load(out / "model.npz"))
+    X, y = nn.moons(100, seed=0)
+    predicted = (numpy_forward(state, X)[:, 0] > 0).astype(int)
+    assert np.array_equal(predicted, y)
