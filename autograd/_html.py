@@ -11,7 +11,7 @@ body { margin: 0; font-family: Helvetica, Arial, sans-serif; color: var(--ink);
        background: #ffffff; }
 header { padding: 12px 20px; border-bottom: 1px solid #e3e3de; }
 header h1 { font-size: 18px; margin: 0; font-weight: 600; }
-main { display: grid; grid-template-columns: minmax(0, 1fr) 360px; gap: 0; }
+main { display: grid; grid-template-columns: minmax(0, 1fr) 430px; gap: 0; }
 #drawing { padding: 12px; overflow: auto; }
 #drawing svg { max-width: 100%; height: auto; }
 aside { background: var(--panel); border-left: 1px solid #e3e3de; padding: 14px 16px;
@@ -138,6 +138,7 @@ JS = """
     const lines = $('lines');
     lines.textContent = '';
     $('product').textContent = '';
+    $('product').style.display = 'none';
     if (k < 0) {
       $('phase').textContent = 'start';
       $('title').textContent = 'The graph as built. Press Next to run the forward pass.';
@@ -156,13 +157,8 @@ JS = """
         const b = document.createElement('td'); b.textContent = text;
         tr.append(a, b); lines.appendChild(tr);
       }
-      if (step.phase === 'backward') {
-        const get = (n) => step.lines.find((l) => l[0] === n)[2];
-        $('product').textContent =
-          step.upstream_name + '.grad x local = ' + get('upstream') + ' x ' + get('local') +
-          '\\n  = ' + get('contribution') + '\\n' + step.target + '.grad: ' + get('before') +
-          ' -> ' + get('grad');
-      }
+      $('product').textContent = step.equation || '';
+      $('product').style.display = step.equation ? 'block' : 'none';
     }
     current = k;
     $('counter').textContent = (k + 1) + ' / ' + steps.length;

@@ -682,6 +682,7 @@ def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict]
     steps.append({"phase": "seed", "node": r, "focus": [f"v{r}"], "edges": [],
                   "title": f"Backward starts: {names[r]}.grad = {gradient!r}",
                   "lines": [["seed", f"{names[r]}.grad (seed)", repr(gradient)]],
+                  "equation": f"{names[r]}.grad = {gradient!r}   (d{names[r]}/d{names[r]} = 1)",
                   "grads": {str(j): repr(running[j]) for j in range(len(order))}})
     for i in range(len(order) - 1, -1, -1):
         node = order[i]
@@ -707,7 +708,7 @@ def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict]
                           ["before", f"{names[j]}.grad before", repr(before)],
                           ["grad", f"{names[j]}.grad now", repr(running[j])],
                           ["rule", f"rule of {_op_text(node)}", formula]],
-                "upstream_name": names[i], "target": names[j],
+                "equation": f"{names[j]}.grad += {names[i]}.grad × d{names[i]}/d{names[j]}",
                 "grads": {str(j): repr(running[j])}})
     return steps, running
 
@@ -743,7 +744,7 @@ def export_html(root: Value, path: str | os.PathLike[str], *, gradient: float = 
     values = []
     for i, v in enumerate(order):
         values.append({"name": names[i], "op": _op_text(v) if not v.is_leaf else "",
-                       "kind": node_kind(v, root), "data": repr(v.data)})
+                       "kind": node_kind(v, root), "data": _short(v.data)})
     colours = {}
     for step in steps:
         for j, text in step["grads"].items():
