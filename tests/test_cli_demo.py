@@ -107,6 +107,7 @@ def test_spiral_trains_three_classes(capsys, tmp_path):
     status, printed, _ = run_demo(capsys, out, "--dataset", "spiral", "--hidden", "6")
     assert status == 0
     assert "MLP 2-6-3" in printed and "150 points of 'spiral'" in printed
+    assert "eager engine" in printed  # softmax cross-entropy: compile does not apply
     assert dict(np.load(out / "model.npz"))["layers.1.weight"].shape == (3, 6)
 
 
@@ -156,3 +157,16 @@ def test_the_default_demo_separates_the_moons(capsys, tmp_path):
     X, y = nn.moons(100, seed=0)
     predicted = (numpy_forward(state, X)[:, 0] > 0).astype(int)
     assert np.array_equal(predicted, y)
+
+
+def test_compiled_and_eager_training_give_the_same_weights(capsys, tmp_path):
+    compiled, eager = tmp_path / "compiled", tmp_path / "eager"
+    status, printed, _ = run_demo(capsys, compiled, "--hidden", "5,4", "--dataset", "circles")
+    assert status == 0 and "compiled with autograd.compile" in printed
+    status, printed, _ = run_demo(capsys, eager, "--hidden", "5,4", "--dataset", "circles",
+                                  "--no-compile")
+    assert status == 0 and "eager engine" in printed
+    a, b = np.load(compiled / "model.npz"), np.load(eager / "model.npz")
+    for key in a.files:
+        if key.startswith("layers."):
+            assert np.allclose(a[key], b[key], rtol=1e-9, atol=1e-12), key
