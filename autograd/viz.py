@@ -177,7 +177,9 @@ def scope_levels(scope: str) -> list[str]:
     """
     levels: list[str] = []
     for part in scope.split(".") if scope else []:
-        if part.isdigit() and levels:
+        # Empty parts ('a..b', '.') also stay with the level before, so that no level
+        # is ever '' (the name of the top level).
+        if levels and (part == "" or part.isdigit() or not levels[-1].strip(".")):
             levels[-1] = f"{levels[-1]}.{part}"
         else:
             levels.append(f"{levels[-1]}.{part}" if levels else part)
@@ -608,31 +610,30 @@ def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
                       node_attr={"fontname": FONT, "fontsize": "11"},
                       edge_attr={"color": EDGE_INK, "arrowsize": "0.6"})
 
-    by_cluster: dict[str, list[_Item]] = {}
-    for item in layout.items:
-        by_cluster.setdefault(item.cluster, []).append(item)
-    children: dict[str, list[str]] = {}
-    for level in layout.clusters:
+    # One subgraph per cluster, filled with its own nodes; then each is put into its
+    # parent, deepest first, so that a parent receives complete children (no recursion,
+    # however deep the scopes nest).
+    containers: dict[str, graphviz.Digraph] = {"": g}
+    for number, level in enumerate(layout.clusters):
         levels = scope_levels(level)
         parent = levels[-2] if len(levels) > 1 else ""
-        children.setdefault(parent, []).append(level)
+        sub = GradientGraph(name=f"cluster_{prefix}{number}")
+        sub.attr(label=f"<{_escape(_level_name(level, parent))}>", style="rounded,filled",
+                 fillcolor="#f7f7f5" if len(levels) % 2 == 1 else "#ededea",
+                 color="#c8c8c2", fontcolor="#6b6b6b", fontsize="10", labeljust="l",
+                 penwidth="1")
+        containers[level] = sub
+    for item in layout.items:
+        attrs = dict(item.attrs)
+        label = attrs.pop("label")
+        attrs["id"] = prefix + attrs["id"]
+        containers[item.cluster].node(prefix + item.node_id, label, **attrs)
+    depth = {level: len(scope_levels(level)) for level in layout.clusters}
+    for level in sorted(layout.clusters, key=lambda lv: -depth[lv]):  # stable: keeps order
+        levels = scope_levels(level)
+        parent = levels[-2] if len(levels) > 1 else ""
+        containers[parent].subgraph(containers[level])
 
-    def emit(container: graphviz.Digraph, level: str, depth: int) -> None:
-        for item in by_cluster.get(level, []):
-            attrs = dict(item.attrs)
-            label = attrs.pop("label")
-            attrs["id"] = prefix + attrs["id"]
-            container.node(prefix + item.node_id, label, **attrs)
-        for child in children.get(level, []):
-            number = layout.clusters.index(child)
-            with container.subgraph(name=f"cluster_{prefix}{number}") as sub:
-                sub.attr(label=f"<{_escape(_level_name(child, level))}>", style="rounded,filled",
-                         fillcolor="#f7f7f5" if depth % 2 == 0 else "#ededea",
-                         color="#c8c8c2", fontcolor="#6b6b6b", fontsize="10",
-                         labeljust="l", penwidth="1")
-                emit(sub, child, depth + 1)
-
-    emit(g, "", 0)
     for edge in layout.edges:
         attrs = _edge_attrs(edge, layout.pending, layout.flow_reference)
         attrs["id"] = prefix + attrs["id"]

@@ -9,6 +9,8 @@ from pathlib import Path
 import graphviz
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from vizhelpers import (
     SVG,
     bbox,
@@ -372,3 +374,71 @@ def test_reused_value_draws_one_edge_per_use():
     svg = render_svg(draw_dot(b))
     assert sorted(svg_groups(svg, "edge")) == ["e1", "e1_0", "e1_1"]
     assert float(line(node_by_label(svg, "a"), "grad ")) == 2.0
+
+
+LABEL_CHARS = st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))
+
+
+@settings(max_examples=40, deadline=None)
+@given(label=st.text(alphabet=LABEL_CHARS, min_size=1, max_size=12))
+def test_any_printable_label_comes_back_exactly(label):
+    a = Value(1.0, label=label)
+    with autograd.scope(label):
+        w = Value(2.0, label=label)
+    out = a * w
+    out.backward()
+    svg = render_svg(draw_dot(out))
+    labels = [texts(g)[0] for g in svg_groups(svg, "node").values()]
+    assert labels.count(label) == 2
+    # Dots in a scope nest clusters; joined again, the cluster titles give the scope back.
+    assert ".".join(texts(c)[0] for c in svg_groups(svg, "cluster").values()) == label
+
+
+UNARY = ["tanh", "sigmoid", "exp", "sin", "relu"]
+
+
+@settings(max_examples=25, deadline=None)
+@given(data=st.lists(st.floats(-2.0, 2.0), min_size=2, max_size=4),
+       steps=st.lists(st.tuples(st.sampled_from(["+", "*", *UNARY]), st.integers(0, 99),
+                                st.integers(0, 99)), min_size=1, max_size=12))
+def test_random_graphs_draw_every_value_and_operation_with_its_numbers(data, steps):
+    pool = [Value(x, label=f"x{i}") for i, x in enumerate(data)]
+    for op, i, j in steps:
+        a, b = pool[i % len(pool)], pool[j % len(pool)]
+        pool.append(a + b if op == "+" else a * b if op == "*" else getattr(a, op)())
+    root = pool[-1]
+    root.backward()
+    order = autograd.topological_order(root)
+    svg = render_svg(draw_dot(root))
+    nodes = svg_groups(svg, "node")
+    assert len(nodes) == len(order) + sum(1 for v in order if not v.is_leaf)
+    assert len(svg_groups(svg, "edge")) == sum(len(v.parents) + 1 for v in order
+                                               if not v.is_leaf)
+    for i, v in enumerate(order):
+        for prefix, number in (("data ", v.data), ("grad ", v.grad)):
+            shown = float(line(nodes[f"v{i}"], prefix))
+            assert shown == pytest.approx(number, rel=1e-3, abs=5e-5)
+
+
+def test_scope_levels_pair_numbers_with_names_and_never_make_an_empty_level():
+    assert viz.scope_levels("") == []
+    assert viz.scope_levels("neuron") == ["neuron"]
+    assert viz.scope_levels("layers.0.neurons.1") == ["layers.0", "layers.0.neurons.1"]
+    assert viz.scope_levels("layer.neurons.3") == ["layer", "layer.neurons.3"]
+    assert viz.scope_levels("m.layers.10") == ["m", "m.layers.10"]
+    assert viz.scope_levels(".") == ["."]
+    assert viz.scope_levels(".a..b") == [".a.", ".a..b"]  # empty parts stay with the level before
+
+
+def test_deeply_nested_scopes_build_without_recursion():
+    import contextlib
+
+    with contextlib.ExitStack() as stack:
+        for k in range(1100):  # deeper than the default recursion limit
+            stack.enter_context(autograd.scope(f"s{k}"))
+        w = Value(1.0, label="w")
+    out = w * 2.0
+    out.backward()
+    source = draw_dot(out).source
+    assert source.count("subgraph cluster_") == 1100
+    assert source.count("label=<s1099>") == 1
