@@ -68,6 +68,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -270,61 +271,87 @@ class _Trace:
 class _DataWatch:
     """Notes every place where code outside the engine looks at a Value's number.
 
-    While active, the ``data`` and ``grad`` slots of `Value` are wrapped in properties,
-    and the methods that turn a Value into something Python can branch on (comparisons,
-    ``float``, ``repr``, ``detach``) and switching recording off (`no_grad`) are wrapped
-    too.  Reads made by the engine itself (autograd/engine.py computing an operation)
-    are not observations by ``fn``.  Everything is restored on exit.  The wrappers are
-    on the class, so while a trace runs another thread's reads are noted too: that can
-    only cause extra checks, never fewer.
+    While a watch is active, the ``data`` and ``grad`` slots of `Value` are wrapped in
+    properties, and the methods that turn a Value into something Python can branch on
+    (comparisons, ``float``, ``repr``, ``detach``) and switching recording off (`no_grad`)
+    are wrapped too.  Reads made by the engine itself (autograd/engine.py computing an
+    operation) are not observations by ``fn``.  Everything is restored on exit.
+
+    The wrappers live on the class, so a lock lets one thread watch at a time (watches
+    nest within that thread), and reads by other threads meanwhile are noted too: that
+    can only cause extra checks, never fewer.
     """
 
     METHODS = ("__lt__", "__le__", "__gt__", "__ge__", "__float__", "__repr__", "detach")
 
     def __init__(self) -> None:
         self.reads: list[str] = []
-        self._saved: dict[tuple[type, str], Any] = {}
-
-    def _note(self, what: str, depth: int = 2) -> None:
-        frame = sys._getframe(depth)
-        if frame.f_globals is not _engine_globals and len(self.reads) < 20:
-            self.reads.append(f"{what} at {frame.f_code.co_filename}:{frame.f_lineno}")
 
     def __enter__(self) -> _DataWatch:
-        note = self._note
-        for slot in ("data", "grad"):
-            member = Value.__dict__[slot]
-            self._saved[(Value, slot)] = member
-
-            def get(v: Value, member: Any = member, slot: str = slot) -> Any:
-                note(f".{slot}")
-                return member.__get__(v, Value)
-
-            setattr(Value, slot, property(get, member.__set__))
-        for name in self.METHODS:
-            method = Value.__dict__[name]
-            self._saved[(Value, name)] = method
-
-            def wrapped(v: Value, *args: Any, method: Any = method, name: str = name) -> Any:
-                note(name)
-                return method(v, *args)
-
-            setattr(Value, name, wrapped)
-        enter = _GradMode.__dict__["__enter__"]
-        self._saved[(_GradMode, "__enter__")] = enter
-
-        def grad_mode_enter(mode: Any) -> None:
-            if not mode._target:
-                note("no_grad")
-            enter(mode)
-
-        _GradMode.__enter__ = grad_mode_enter  # type: ignore[method-assign]
+        _watch_lock.acquire()
+        try:
+            if not _watchers:
+                _install_watch()
+            _watchers.append(self)
+        except BaseException:
+            _watch_lock.release()
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for (cls, name), original in self._saved.items():
-            setattr(cls, name, original)
-        self._saved.clear()
+        try:
+            _watchers.remove(self)
+            if not _watchers:
+                for (cls, name), original in _saved_attributes.items():
+                    setattr(cls, name, original)
+                _saved_attributes.clear()
+        finally:
+            _watch_lock.release()
+
+
+_watch_lock = threading.RLock()
+_watchers: list[_DataWatch] = []
+_saved_attributes: dict[tuple[type, str], Any] = {}
+
+
+def _note(what: str, even_in_engine: bool = False) -> None:
+    frame = sys._getframe(2)  # the code that looked (the wrapper is frame 1)
+    if frame.f_globals is _engine_globals and not even_in_engine:
+        return
+    where = f"{what} at {frame.f_code.co_filename}:{frame.f_lineno}"
+    for watch in _watchers:
+        if len(watch.reads) < 20 and where not in watch.reads:
+            watch.reads.append(where)
+
+
+def _install_watch() -> None:
+    for slot in ("data", "grad"):
+        member = Value.__dict__[slot]
+        _saved_attributes[(Value, slot)] = member
+
+        def get(v: Value, member: Any = member, slot: str = slot) -> Any:
+            _note(f".{slot}")
+            return member.__get__(v, Value)
+
+        setattr(Value, slot, property(get, member.__set__))
+    for name in _DataWatch.METHODS:
+        method = Value.__dict__[name]
+        _saved_attributes[(Value, name)] = method
+
+        def wrapped(v: Value, *args: Any, method: Any = method, name: str = name) -> Any:
+            _note(name)
+            return method(v, *args)
+
+        setattr(Value, name, wrapped)
+    enter = _GradMode.__dict__["__enter__"]
+    _saved_attributes[(_GradMode, "__enter__")] = enter
+
+    def grad_mode_enter(mode: Any) -> None:
+        if not mode._target:  # also through @no_grad(), whose wrapper is engine code
+            _note("no_grad", even_in_engine=True)
+        enter(mode)
+
+    _GradMode.__enter__ = grad_mode_enter  # type: ignore[method-assign]
 
 
 _engine_globals = _engine.__dict__
