@@ -19,7 +19,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TextIO
+from typing import NoReturn, TextIO
 
 import numpy as np
 
@@ -130,8 +130,16 @@ def _print_networks(results: Sequence[tuple[NetworkCase, GradientComparison]],
     return failed
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line on stderr (as in the other commands)."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="chainrule check",
         description="Check the engine's derivatives: every operation against central "
                     "differences (first and second order), and nn networks against a NumPy "
@@ -158,6 +166,10 @@ def main(argv: list[str] | None = None, out: TextIO | None = None) -> int:
         return int(stop.code or 0)
     if args.points < 1:
         print(f"chainrule check: error: --points must be at least 1, got {args.points}",
+              file=sys.stderr)
+        return 2
+    if args.seed < 0:
+        print(f"chainrule check: error: --seed must be 0 or more, got {args.seed}",
               file=sys.stderr)
         return 2
     names = None

@@ -112,11 +112,17 @@ def test_network_comparison_agrees_to_1e_minus_10():
     (["--ops", "nope"], "unknown operation 'nope'"),
     (["--points", "0"], "--points must be at least 1"),
     (["--order", "3"], "invalid choice"),
+    (["--seed", "-1"], "--seed must be 0 or more, got -1"),
+    (["--seed", "x"], "invalid int value: 'x'"),
+    (["--bogus"], "unrecognized arguments: --bogus"),
 ])
 def test_bad_options_exit_2_with_a_message(argv, words, capsys):
     status, _ = run(argv)
     assert status == 2
-    assert words in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert words in err
+    # One line, as for `chainrule graph` and `chainrule demo`: no usage text, no traceback.
+    assert err.count("\n") == 1 and err.startswith("chainrule check: error: ")
 
 
 def test_help_exits_0(capsys):
