@@ -229,7 +229,8 @@ per epoch, then writes into --out.  Two-class datasets train through autograd.co
 Files:
 
   gradient-flow.svg     the loss of the hardest training example, drawn through the
-                        trained network, one box per neuron, coloured by gradient
+                        trained network, one box per neuron (per layer when there
+                        are too many neurons to draw), coloured by gradient
   neuron.html           a step-through page of the forward and backward pass of one
                         neuron of the first layer (open it in a browser)
   model.npz             the trained weights (nn.load_model reads them back)
@@ -383,14 +384,18 @@ def _hardest_example(model: object, X: object, y: object, loss: str) -> int:
 
 def _draw_example(model: object, x: object, target: object, loss: str, index: int,
                   path: Path) -> Path:
-    from autograd.viz import draw_dot
+    from autograd.viz import GraphTooLargeError, draw_dot
 
     root = _example_loss(model, x, target, loss)
     model.zero_grad()  # type: ignore[attr-defined]
     root.backward()
-    drawing = draw_dot(root, collapse="neuron",
-                       title=f"loss of training example {index} (the hardest), "
-                             "one box per neuron")
+    title = f"loss of training example {index} (the hardest), one box per "
+    try:
+        drawing = draw_dot(root, collapse="neuron", title=title + "neuron")
+    except GraphTooLargeError:
+        # Too many neurons to draw one box each (--hidden 400, say): one box per layer.
+        print(f"{path.name}: too many neurons for one box each, so one box per layer.")
+        drawing = draw_dot(root, collapse="layer", title=title + "layer")
     return _render(drawing, path)
 
 

@@ -84,6 +84,20 @@ def test_the_drawing_shows_the_hardest_example_collapsed_by_neuron(capsys, tmp_p
     assert re.search(rf"loss\s*data {losses[hardest]:.4f}", title)
 
 
+def test_a_network_too_wide_to_draw_by_neuron_is_drawn_by_layer(capsys, tmp_path):
+    # 400 neurons in one hidden layer: more boxes than draw_dot's max_nodes (400).
+    out = tmp_path / "run"
+    status, printed, err = run_demo(capsys, out, "--hidden", "400", "--epochs", "1")
+    assert status == 0, err
+    assert "gradient-flow.svg: too many neurons for one box each, so one box per layer." \
+        in printed
+    svg = ET.parse(out / "gradient-flow.svg").getroot()
+    assert "one box per layer" in "".join(svg.itertext())
+    # One box per layer: the hidden layer and the output layer, no neuron boxes.
+    boxes = {t.text for t in svg.iter(f"{SVG}text") if t.text and t.text.startswith("layers.")}
+    assert boxes == {"layers.0", "layers.1"}, boxes
+
+
 def test_the_neuron_page_is_self_contained(capsys, tmp_path):
     out = tmp_path / "run"
     assert run_demo(capsys, out, "--hidden", "3")[0] == 0
