@@ -77,6 +77,8 @@ def _add_graph_parser(commands: argparse._SubParsersAction) -> None:
                        help="values of the variables, e.g. --set x=0.5 w=-1.2 b=0.3")
     graph.add_argument("--out", type=Path, default=Path("graph.svg"), metavar="FILE",
                        help="where to write the drawing (default: graph.svg)")
+    graph.add_argument("--max-nodes", type=_positive_int, default=400, metavar="N",
+                       help="refuse to draw graphs with more nodes than this (default: 400)")
     graph.add_argument("--html", action="store_true",
                        help="also write the step-through page of the forward and backward "
                             "pass, next to FILE with the suffix .html")
@@ -146,28 +148,33 @@ def run_graph(args: argparse.Namespace) -> int:
             hint = f"; remove {error.variable}=... from --set"
         raise CommandError(f"{error}{hint}") from None
     result.backward()
+    # A graph too large to draw fails here, before any output or file.
+    drawing = _drawing(result, args.max_nodes)
+    page = _write_html(result, args.out.with_suffix(".html"), args.max_nodes) \
+        if args.html else None
 
     print(f"{expression.text.strip()} = {_format_number(result.data)}")
     for name in expression.variables:
         print(f"  d/d{name} = {_format_number(leaves[name].grad)}")
 
-    written = [_draw(result, args.out, out_format)]
-    if args.html:
-        written.append(_write_html(result, args.out.with_suffix(".html")))
+    written = [_render(drawing, args.out, out_format)]
+    if page is not None:
+        written.append(page)
     for path in written:
         print(f"wrote {path}")
     return 0
 
 
-def _draw(root: Value, path: Path, out_format: str) -> Path:
-    """Write the drawing of `root` to `path` in `out_format`."""
+def _drawing(root: Value, max_nodes: int) -> Any:
+    """The drawing of `root`, or a one-line error when it has too many nodes."""
     from autograd.viz import GraphTooLargeError, draw_dot
 
     try:
-        drawing = draw_dot(root)
-    except GraphTooLargeError as error:
-        raise CommandError(str(error)) from None
-    return _render(drawing, path, out_format)
+        return draw_dot(root, max_nodes=max_nodes)
+    except GraphTooLargeError:
+        raise CommandError(f"the graph has more than --max-nodes {max_nodes} nodes, too many "
+                           "to draw readably; give a larger --max-nodes to draw it anyway"
+                           ) from None
 
 
 def _render(drawing: Any, path: Path, out_format: str = "svg") -> Path:
@@ -190,11 +197,15 @@ def _render(drawing: Any, path: Path, out_format: str = "svg") -> Path:
     return path
 
 
-def _write_html(root: Value, path: Path) -> Path:
-    from autograd.viz import export_html
+def _write_html(root: Value, path: Path, max_nodes: int = 150) -> Path:
+    from autograd.viz import GraphTooLargeError, export_html
 
     try:
-        export_html(root, path)
+        export_html(root, path, max_nodes=max_nodes)
+    except GraphTooLargeError:
+        raise CommandError(f"the graph has more than --max-nodes {max_nodes} nodes, too many "
+                           "for the step-through page; give a larger --max-nodes to write it "
+                           "anyway") from None
     except OSError as error:
         raise CommandError(f"cannot write {path}: {error.strerror or error}", FAILURE) from None
     return path

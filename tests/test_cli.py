@@ -103,6 +103,20 @@ def test_graph_html_page(capsys, tmp_path):
     assert f"wrote {tmp_path / 'p.html'}" in out
 
 
+def test_graph_too_large_to_draw_fails_before_writing(capsys, tmp_path):
+    path = tmp_path / "g.svg"
+    status, out, err = run(capsys, "graph", "tanh(x*w + b)", "--set", "x=1", "w=2", "b=3",
+                           "--out", str(path), "--max-nodes", "5")
+    assert status == 2 and out == ""
+    assert err.count("\n") == 1 and "more than --max-nodes 5 nodes" in err
+    assert list(tmp_path.iterdir()) == []
+    # The page has its own limit check; the same bound applies.
+    status, _, err = run(capsys, "graph", "tanh(x*w + b)", "--set", "x=1", "w=2", "b=3",
+                         "--out", str(path), "--max-nodes", "9", "--html")
+    assert status == 0, err
+    assert path.is_file() and path.with_suffix(".html").is_file()
+
+
 def test_graph_without_dot_keeps_the_source(capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` program on this PATH
     path = tmp_path / "g.svg"
