@@ -25,8 +25,19 @@ bench: system-deps $(STAMP)
 docs-images: system-deps $(STAMP)
 	$(PY) docs/make_pictures.py
 
-# Debian's graphviz provides the `dot` program that renders drawings.
+# Debian's graphviz provides the `dot` program that renders drawings.  Debian's python3
+# cannot create virtual environments until python3-venv (ensurepip) is installed.
 system-deps:
+	@if [ ! -x $(PY) ] && ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing python3-venv (to create .venv) with apt-get"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
+	  else \
+	    echo "$(PYTHON) cannot create a virtual environment: run 'sudo apt-get install python3-venv' and try again." >&2; \
+	    exit 1; \
+	  fi; \
+	fi
 	@if ! command -v dot >/dev/null 2>&1; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing graphviz (the dot program) with apt-get"; \
