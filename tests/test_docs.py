@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+import autograd
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
@@ -69,6 +71,17 @@ def test_the_documents_exist():
     assert python_blocks(ROOT / "README.md"), "README.md has no runnable Python example"
 
 
+@pytest.fixture
+def restore_operations():
+    """Primitives a document defines join autograd.OPS; remove them afterwards, so that
+    no other document or test sees them."""
+    saved = dict(autograd.OPS)
+    yield
+    autograd.OPS.clear()
+    autograd.OPS.update(saved)
+
+
+@pytest.mark.usefixtures("restore_operations")
 @pytest.mark.parametrize("path", DOCUMENTS, ids=_doc_id)
 def test_python_blocks_run(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     monkeypatch.chdir(tmp_path)
