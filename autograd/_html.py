@@ -20,6 +20,7 @@ aside { background: var(--panel); border-left: 1px solid #e3e3de; padding: 14px 
 button { font: inherit; padding: 5px 12px; border: 1px solid #bdbdb6; border-radius: 5px;
          background: #ffffff; cursor: pointer; }
 button:disabled { opacity: 0.4; cursor: default; }
+.note { font-size: 12px; color: var(--muted); margin: 0 0 12px; line-height: 1.4; }
 #counter { margin-left: auto; color: var(--muted); font-variant-numeric: tabular-nums; }
 #phase { text-transform: uppercase; font-size: 11px; letter-spacing: 0.08em;
          color: var(--muted); }
@@ -211,6 +212,8 @@ PAGE = """<!DOCTYPE html>
 <button id="play" type="button">Play</button>
 <span id="counter"></span>
 </div>
+<p class="note">Colour: the size of each gradient so far, one shade per factor of ten below
+the largest final |grad|; grey: zero or vanishing. Keys: &larr; and &rarr;.</p>
 <div id="phase"></div>
 <div id="title"></div>
 <table id="lines"></table>

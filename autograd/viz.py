@@ -646,7 +646,13 @@ def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
 # --------------------------------------------------------------------------------------
 
 def _names(order: list[Value]) -> list[str]:
-    return [v.label if v.label else f"#{i}" for i, v in enumerate(order)]
+    """A name per Value for the page: its label, made unique with '#i' when repeated
+    (every neuron has a 'w0'); '#i' alone for a Value without a label."""
+    uses: dict[str, int] = {}
+    for v in order:
+        uses[v.label] = uses.get(v.label, 0) + 1
+    return [v.label if v.label and uses[v.label] == 1 else f"{v.label}#{i}"
+            for i, v in enumerate(order)]
 
 
 def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict], list[float]]:

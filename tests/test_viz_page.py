@@ -211,3 +211,32 @@ def test_export_html_refuses_a_graph_too_large_to_step_through(tmp_path):
     with pytest.raises(viz.GraphTooLargeError, match="export_html: the graph has 201 nodes"):
         viz.export_html(y, tmp_path / "p.html")
     assert viz.export_html(y, tmp_path / "p.html", max_nodes=300).endswith("p.html")
+
+
+def page_data(path: Path) -> dict:
+    import json
+
+    text = path.read_text(encoding="utf-8")
+    start = text.index('id="chainrule-data">') + len('id="chainrule-data">')
+    return json.loads(text[start:text.index("</script>", start)])
+
+
+def test_page_names_repeated_labels_apart_and_counts_one_step_per_edge(tmp_path):
+    import nn
+
+    layer = nn.Layer(2, 2, activation="tanh", seed=0)  # two neurons, each with w0, w1, b
+    xs = [Value(0.5, label="x0"), Value(-1.0, label="x1")]
+    a, b = layer(xs)
+    out = a * b
+    out.label = "out"
+    page = tmp_path / "layer.html"
+    viz.export_html(out, page)
+    data = page_data(page)
+    names = [v["name"] for v in data["values"]]
+    assert len(set(names)) == len(names)
+    order = autograd.topological_order(out)
+    assert [n.split("#")[0] for n in names] == [v.label for v in order]
+    phases = [s["phase"] for s in data["steps"]]
+    assert phases.count("forward") == len(order)
+    assert phases.count("seed") == 1
+    assert phases.count("backward") == sum(len(v.parents) for v in order)
