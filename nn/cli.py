@@ -242,8 +242,9 @@ Files:
   gradient-flow.svg     the loss of the hardest training example, drawn through the
                         trained network, one box per neuron (per layer when there
                         are too many neurons to draw), coloured by gradient
-  neuron.html           a step-through page of the forward and backward pass of one
-                        neuron of the first layer (open it in a browser)
+  neuron.html           a step-through page of the forward and backward pass, for
+                        that example, of the first neuron of the first layer that it
+                        switches on (open it in a browser)
   model.npz             the trained weights (nn.load_model reads them back)
   decision-boundary.png and loss.png, where matplotlib is installed
 """
@@ -411,13 +412,32 @@ def _draw_example(model: object, x: object, target: object, loss: str, index: in
 
 
 def _neuron_page(model: object, x: object, path: Path) -> Path:
-    neuron = model.layers[0].neurons[0]  # type: ignore[attr-defined]
-    inputs = [Value(float(v), label=f"x{i + 1}") for i, v in enumerate(x)]  # type: ignore
-    out = neuron(inputs)
-    out.label = "out"
-    model.zero_grad()  # type: ignore[attr-defined]
-    out.backward()
-    return _write_html(out, path)
+    """The step-through page of the first neuron of the first layer that `x` activates.
+
+    A ReLU neuron switched off by the example would send back zeros only, so the page
+    shows the first one whose weights get a gradient (the first neuron if none does).
+    """
+    import autograd
+
+    layer = model.layers[0]  # type: ignore[attr-defined]
+    chosen = None
+    for neuron in layer.neurons:
+        inputs = [Value(float(v), label=f"x{i + 1}") for i, v in enumerate(x)]  # type: ignore
+        # Called inside its layer's scope, the neuron's nodes share its parameters' box.
+        with autograd.scope(layer.path):
+            out = neuron(inputs)
+        out.label = "out"
+        model.zero_grad()  # type: ignore[attr-defined]
+        out.backward()
+        if chosen is None:
+            chosen = out
+        if any(w.grad != 0.0 for w in neuron.w):
+            chosen = out
+            break
+    if chosen is not out:  # no neuron is active: back to the first one's gradients
+        model.zero_grad()  # type: ignore[attr-defined]
+        chosen.backward()
+    return _write_html(chosen, path)
 
 
 def _plot_boundary(model: object, X: object, y: object, dataset: str, path: Path,

@@ -6,6 +6,8 @@ the saved weights, independently of the engine.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import sys
 import xml.etree.ElementTree as ET
@@ -104,6 +106,38 @@ def test_the_neuron_page_is_self_contained(capsys, tmp_path):
     page = (out / "neuron.html").read_text(encoding="utf-8")
     assert page.lstrip().lower().startswith("<!doctype html")
     assert not re.search(r"""(src|href)\s*=\s*["']?https?://""", page)
+
+
+def test_the_neuron_page_shows_a_neuron_the_example_activates(capsys, tmp_path):
+    # Seed 2, 4-3 hidden: the first neuron of the first layer is switched off (ReLU of a
+    # negative input) by the hardest example, so its page would show zero gradients only.
+    out = tmp_path / "run"
+    assert run_demo(capsys, out, "--hidden", "4,3", "--seed", "2")[0] == 0
+    state = dict(np.load(out / "model.npz"))
+    X, y = nn.moons(100, seed=2)
+    z = numpy_forward(state, X)[:, 0]
+    x = X[int(np.argmax(np.logaddexp(0.0, z) - y * z))]
+    W, b = state["layers.0.weight"], state["layers.0.bias"]
+    pre = W @ x + b                       # first-layer weighted inputs, in NumPy
+    assert pre[0] < 0                     # what makes this case worth testing
+    j = int(np.flatnonzero(pre > 0)[0])   # the first neuron the example activates
+
+    page = (out / "neuron.html").read_text(encoding="utf-8")
+    data = json.loads(re.search(r'id="chainrule-data">(.*?)</script>', page, re.S).group(1))
+    values = [v["name"] for v in data["values"]]
+    shown = {v["name"]: float(v["data"]) for v in data["values"]}
+    # The values table shows data rounded to 4 decimals.
+    for name, expected in (("w0", W[j, 0]), ("w1", W[j, 1]), ("b", b[j]), ("out", pre[j])):
+        assert math.isclose(shown[name], expected, abs_tol=5e-5), (name, shown[name], expected)
+    grads: dict[str, float] = {}
+    for step in data["steps"]:
+        grads.update({values[int(k)]: float(g) for k, g in step.get("grads", {}).items()})
+    # d relu(w.x + b) / d w_i = x_i and d / d b = 1 where the neuron is on.
+    assert (grads["w0"], grads["w1"], grads["b"]) == (x[0], x[1], 1.0)
+    # The neuron's nodes sit in one box with its parameters, inside its layer's box.
+    labels = re.findall(r'<g id="clust\d+" class="cluster">\s*<title>[^<]*</title>'
+                        r'\s*<[^>]*>\s*<text[^>]*>([^<]*)</text>', page)
+    assert labels == ["layers.0", f"neurons.{j}"], labels
 
 
 def test_the_saved_model_reproduces_the_decision(capsys, tmp_path):
