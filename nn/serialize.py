@@ -20,6 +20,8 @@ from .module import MLP, Layer, Module, Neuron
 __all__ = ["save", "load_into", "load_model", "read_state", "SerializationError"]
 
 _META = "__chainrule__"
+_ZIP_MAGIC = b"PK\x03\x04"  # how every .npz (a zip archive) starts
+_NPY_MAGIC = b"\x93NUMPY"    # how a single .npy array starts
 
 
 class SerializationError(ValueError):
@@ -57,6 +59,17 @@ def read_state(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"load: no such checkpoint file: {path!r}")
+    try:
+        with open(path, "rb") as file:
+            start = file.read(8)
+    except OSError as err:
+        raise SerializationError(f"load: cannot read {path!r}: {err.strerror or err}") from None
+    if not start:
+        raise SerializationError(f"load: {path!r} is empty, not a .npz checkpoint")
+    if not start.startswith(_ZIP_MAGIC) and not start.startswith(_NPY_MAGIC):
+        # NumPy would take such a file for a pickle and suggest loading it unsafely.
+        raise SerializationError(f"load: {path!r} is not a readable .npz checkpoint (a .npz "
+                                 f"file is a zip archive; this one starts with {start!r})")
     try:
         with np.load(path, allow_pickle=False) as archive:
             if not hasattr(archive, "files"):

@@ -107,6 +107,19 @@ def test_corrupt_and_missing_files_raise_clear_errors(tmp_path):
     broken.write_bytes(b"this is not a zip archive at all")
     with pytest.raises(SerializationError, match="not a readable .npz checkpoint"):
         nn.load_model(broken)
+    # A text file is named as such; NumPy's own message would call it pickled data and
+    # suggest allow_pickle=True, which would run whatever the file holds.
+    text = tmp_path / "notes.npz"
+    text.write_text("hello")
+    with pytest.raises(SerializationError) as info:
+        nn.MLP(3, [4, 1]).load(text)
+    assert str(info.value) == (f"load: {str(text)!r} is not a readable .npz checkpoint (a "
+                               ".npz file is a zip archive; this one starts with b'hello')")
+    assert "pickle" not in str(info.value)
+    empty = tmp_path / "empty.npz"
+    empty.write_bytes(b"")
+    with pytest.raises(SerializationError, match="empty.npz' is empty, not a .npz checkpoint"):
+        nn.load_model(empty)
     truncated = tmp_path / "truncated.npz"
     full = nn.MLP(3, [4, 1], seed=0).save(tmp_path / "full.npz")
     data = open(full, "rb").read()
