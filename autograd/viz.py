@@ -196,6 +196,12 @@ def _matches(level: str, parent: str, word: str) -> bool:
     return head == word or head == word + "s"
 
 
+def _natural(text: str) -> list[tuple[int, int | str]]:
+    """Sort key that orders the numbers inside names by value: 'n.2' before 'n.10'."""
+    return [(0, int(part)) if part.isdigit() else (1, part)
+            for part in re.split(r"(\d+)", text) if part]
+
+
 def _bin(x: float, reference: float) -> int | str:
     """Decade of |x| below `reference`: 0 (within 10x) .. DECADES-1, or a special name."""
     if math.isnan(x):
@@ -503,11 +509,14 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
         if not v.is_leaf:
             items.append(_Item(f"o{i}", cluster_of[i], _op_attrs(v, f"o{i}")))
 
-    clusters: list[str] = []
-    for item in items:
-        for level in scope_levels(item.cluster):
-            if level not in clusters:
-                clusters.append(level)
+    # Boxes and clusters in the natural order of their names (neurons.2 before
+    # neurons.10), which is also the order dot tries first when it places them.
+    boxes = sorted((item for item in items if item.node_id.startswith("g")),
+                   key=lambda item: _natural(level_of[item.node_id]))
+    slots = iter(boxes)
+    items = [next(slots) if item.node_id.startswith("g") else item for item in items]
+    clusters = sorted({level for item in items for level in scope_levels(item.cluster)},
+                      key=_natural)
     return _Layout(items, edges, clusters, pending, page_grads is not None, grad_reference,
                    flow_reference)
 
