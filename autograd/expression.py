@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import ast
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
@@ -342,7 +343,10 @@ def parse(text: str) -> Expression:
     if not source.strip():
         raise ExpressionError("the expression is empty", text, 1, "")
     try:
-        tree = ast.parse(source, mode="eval").body
+        with warnings.catch_warnings():
+            # Python warns about text like '1and x' while parsing; our error says it all.
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source, mode="eval").body
     except SyntaxError as error:
         raise _syntax_error(text, source, offset, error) from None
     except (RecursionError, MemoryError):
@@ -354,7 +358,9 @@ def parse(text: str) -> Expression:
 def _syntax_error(text: str, source: str, offset: int, error: SyntaxError) -> ExpressionError:
     # A statement (import os, x = 1) is valid Python but not an expression: say so.
     try:
-        module = ast.parse(source, mode="exec")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            module = ast.parse(source, mode="exec")
     except (SyntaxError, RecursionError, MemoryError):
         module = None
     if module is not None and module.body:

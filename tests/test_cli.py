@@ -140,6 +140,8 @@ MISTAKES = [
     (["log(x - 1)", "--set", "x=1"], ["column 1", "log: argument must be > 0"]),
     (["x", "--set", "x=1", "y=2"], ["'y'", "not used", "remove y="]),
     (["x", "--set", "x=one"], ["'one' is not a number"]),
+    (["1if x else 2", "--set", "x=1"], ["conditional expressions"]),  # no SyntaxWarning
+    (["'\\d' + x", "--set", "x=1"], ["strings are not allowed"]),  # no escape warning
     (["x", "--set", "x"], ["expected NAME=VALUE"]),
     (["x", "--set", "x=1", "x=2"], ["set twice"]),
     (["x", "--set", "x=1", "--out", "g.txt"], ["'.txt'", ".svg"]),
@@ -209,3 +211,8 @@ def test_a_real_process_from_the_repository_root(tmp_path):
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.count("\n") == 1 and "attribute access" in bad.stderr
+
+    # Python's own SyntaxWarning for '1and' must not add a line to stderr.
+    warned = subprocess.run([sys.executable, "-m", "nn.cli", "graph", "1and x", "--set", "x=1"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert warned.returncode == 2 and warned.stderr.count("\n") == 1, warned.stderr

@@ -255,3 +255,15 @@ def test_moderately_deep_expressions_evaluate_without_recursion():
     y.backward()
     assert y.grad == 1.0 and autograd.leaves(y)[0].grad == 1.0
 
+
+
+def test_python_warnings_while_parsing_do_not_leak(recwarn):
+    # '1if' makes Python warn ("invalid decimal literal") while it parses; even when
+    # warnings are errors, the user gets our message about the construct, and no warning.
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        error = error_for("1if x else 2", x=1.0)
+    assert "conditional expressions are not allowed" in error.message
+    assert len(recwarn) == 0
