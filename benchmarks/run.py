@@ -35,7 +35,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+# One thread for NumPy's BLAS, like the scalar engines; CPU times then compare fairly.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -55,6 +59,9 @@ except ImportError:  # the table then says so
     micro_engine = micro_nn = None
 
 ALPHA = 1e-4  # the moons demo's L2 strength
+# CPU time of this process: steadier than wall-clock time when other jobs share the
+# machine (everything measured here runs on one thread).
+clock = time.process_time
 LR = 0.05
 
 
@@ -69,7 +76,13 @@ def median_time(fn: Callable[[], object], repeat: int, inner: int = 1) -> float:
         for _ in range(inner):
             fn()
 
-    times = bench_engine.time_it(sample, repeat)
+    times = []
+    for _ in range(repeat):
+        gc.collect()
+        start = clock()
+        sample()
+        times.append(clock() - start)
+    gc.collect()
     return statistics.median(times) / inner
 
 
@@ -86,9 +99,9 @@ class GCClock:
 
     def __call__(self, phase: str, info: dict) -> None:
         if phase == "start":
-            self._start = time.perf_counter()
+            self._start = clock()
         else:
-            self.seconds += time.perf_counter() - self._start
+            self.seconds += clock() - self._start
 
     def __enter__(self) -> GCClock:
         gc.callbacks.append(self)
@@ -114,11 +127,11 @@ def random_graphs(sizes: list[int], micro_max: int) -> list[dict[str, Any]]:
             samples = []
             for _ in range(1 if name == "micrograd" and n > 100_000 else repeat):
                 gc.collect()
-                with GCClock() as clock:
-                    start = time.perf_counter()
+                with GCClock() as gc_clock:
+                    start = clock()
                     _, root = bench_engine.build(cls, plan, 1000)
                     root.backward()
-                    samples.append((time.perf_counter() - start, clock.seconds))
+                    samples.append((clock() - start, gc_clock.seconds))
                 del root, _
             gc.collect()
             seconds, gc_seconds = sorted(samples)[len(samples) // 2]  # the median run
@@ -155,10 +168,10 @@ def deep_chain(depths: list[int]) -> list[dict[str, Any]]:
         samples = []
         for _ in range(3):
             gc.collect()
-            with GCClock() as clock:
-                start = time.perf_counter()
+            with GCClock() as gc_clock:
+                start = clock()
                 chain(Value, depth)
-                samples.append((time.perf_counter() - start, clock.seconds))
+                samples.append((clock() - start, gc_clock.seconds))
         gc.collect()
         row["chainrule"], row["chainrule gc"] = sorted(samples)[1]
         if micro_engine is not None:
@@ -295,9 +308,9 @@ def moons_step(quick: bool) -> dict[str, Any]:
     model_c = chain_model(layers)
     params_c = model_c.parameters()
     compiled = compiled_objective(model_c)
-    start = time.perf_counter()
+    start = clock()
     compiled(data)  # the first call records the graph and checks rows
-    results["record"] = time.perf_counter() - start
+    results["record"] = clock() - start
 
     def compiled_step() -> None:
         zero_grad(params_c)
@@ -378,8 +391,10 @@ def report(graphs: list[dict], chains: list[dict], moons: dict, batches: list[di
         "",
         "Written by `python benchmarks/run.py` (`make bench`): one process, one run, all",
         "contenders side by side on the same machine, so the ratios are what to read;",
-        "absolute times depend on the machine.  Medians of repeated runs; the garbage",
-        "collector stays on (a full collection runs before each timed run).",
+        "absolute times depend on the machine.  Times are the CPU time of the process",
+        "(steadier than wall-clock time when other jobs share the machine), medians of",
+        "repeated runs; the garbage collector stays on (a full collection runs before",
+        "each timed run).  NumPy's BLAS runs on one thread, like the scalar engines.",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, NumPy {np.__version__}, micrograd "
