@@ -313,7 +313,7 @@ class Neuron(Module):
 
     def __call__(self, x: Any) -> Value:
         inputs = _as_inputs(x, self.nin, f"Neuron {self.path!r}")
-        return self._forward(inputs, _join(autograd.current_scope(), self._name))
+        return self._forward(inputs, _call_scope(self))
 
     def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
         return [("", [self])]
@@ -321,6 +321,17 @@ class Neuron(Module):
     def __repr__(self) -> str:
         bias = "" if self.b is not None else ", bias=False"
         return f"Neuron({self.nin}, activation={self.activation!r}{bias})"
+
+
+def _call_scope(module: Neuron | Layer) -> str:
+    """The scope tag of a neuron's or layer's values when it is called by itself.
+
+    At the top level that is the module's own path, the one its parameters carry: a
+    neuron taken out of an MLP and called alone still draws as ``layers.0.neurons.3``.
+    Inside an enclosing ``autograd.scope`` the module's name is joined to that scope.
+    """
+    outer = autograd.current_scope()
+    return _join(outer, module._name) if outer else module.path
 
 
 class Layer(Module):
@@ -362,7 +373,7 @@ class Layer(Module):
 
     def __call__(self, x: Any) -> Value | list[Value]:
         inputs = _as_inputs(x, self.nin, f"Layer {self.path!r}")
-        return self._forward(inputs, _join(autograd.current_scope(), self._name))
+        return self._forward(inputs, _call_scope(self))
 
     def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
         return [("", self.neurons)]

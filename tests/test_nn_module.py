@@ -59,6 +59,17 @@ def test_scope_tags_group_values_by_layer_and_neuron():
         assert model([1, 2]).scope == "model.layers.1.neurons.0"
 
 
+def test_a_neuron_called_alone_is_tagged_like_its_parameters():
+    # Drawing one neuron of a trained MLP must give one box, not two with different names.
+    model = nn.MLP(2, [3, 1], seed=0)
+    neuron = model.layers[0].neurons[2]
+    out = neuron([0.5, -1.0])
+    assert out.scope == neuron.w[0].scope == neuron.b.scope == "layers.0.neurons.2"
+    assert out.parents[0].scope == "layers.0.neurons.2"
+    hidden = model.layers[0]([0.5, -1.0])
+    assert [h.scope for h in hidden] == [f"layers.0.neurons.{j}" for j in range(3)]
+
+
 def test_one_dot_node_per_neuron_then_the_activation():
     neuron = nn.Neuron(3, activation="tanh", seed=1)
     out = neuron([1.0, 2.0, 3.0])
