@@ -198,8 +198,9 @@ def _matches(level: str, parent: str, word: str) -> bool:
 
 def _natural(text: str) -> list[tuple[int, int | str]]:
     """Sort key that orders the numbers inside names by value: 'n.2' before 'n.10'."""
-    return [(0, int(part)) if part.isdigit() else (1, part)
-            for part in re.split(r"(\d+)", text) if part]
+    # ASCII digits only: '²'.isdigit() is True, but int('²') fails.
+    return [(0, int(part)) if "0" <= part[0] <= "9" else (1, part)
+            for part in re.split(r"([0-9]+)", text) if part]
 
 
 def _bin(x: float, reference: float) -> int | str:
@@ -212,6 +213,8 @@ def _bin(x: float, reference: float) -> int | str:
     if size == 0.0 or reference <= 0.0 or not math.isfinite(reference):
         return "vanishing"
     ratio = size / reference
+    if ratio == 0.0:  # a subnormal gradient far below the largest underflows to 0
+        return "vanishing"
     decade = 0 if ratio >= 1.0 else math.floor(-math.log10(ratio))
     return "vanishing" if decade >= DECADES else decade
 

@@ -418,7 +418,9 @@ def test_random_graphs_draw_every_value_and_operation_with_its_numbers(data, ste
     for i, v in enumerate(order):
         for prefix, number in (("data ", v.data), ("grad ", v.grad)):
             shown = float(line(nodes[f"v{i}"], prefix))
-            assert shown == pytest.approx(number, rel=1e-3, abs=5e-5)
+            # Four decimals (or four significant digits) round by at most half a unit in
+            # the last place: 0.03125 may show as 0.0312, exactly 5e-5 away.
+            assert shown == pytest.approx(number, rel=1e-3, abs=5e-5 * (1 + 1e-9))
 
 
 def test_scope_levels_pair_numbers_with_names_and_never_make_an_empty_level():
@@ -443,3 +445,26 @@ def test_deeply_nested_scopes_build_without_recursion():
     source = draw_dot(out).source
     assert source.count("subgraph cluster_") == 1100
     assert source.count("label=<s1099>") == 1
+
+
+def test_a_subnormal_gradient_is_drawn_as_vanishing():
+    # 5e-324 * 0.25 underflows to 0 when compared with the largest gradient.
+    a, b = Value(2.0, label="a"), Value(5e-324, label="b")
+    out = a * b
+    out.backward()
+    assert viz._bin(b.grad, 4.0) == 0  # b's gradient is a = 2, within 10x of 4
+    assert viz._bin(a.grad, 4.0) == "vanishing"  # a's gradient is b = 5e-324
+    render_svg(draw_dot(out))
+
+
+def test_scopes_with_unicode_digits_sort_and_draw():
+    # '²' counts as a digit for str.isdigit but is not a number for int().
+    assert viz._natural("n²") == [(1, "n²")]
+    assert viz._natural("layers.10") == [(1, "layers."), (0, 10)]
+    assert sorted(["n.10", "n.2", "n.²"], key=viz._natural) == ["n.2", "n.10", "n.²"]
+    with autograd.scope("n²"):
+        w = Value(2.0, label="w²")
+    out = w * 3.0
+    out.backward()
+    svg = render_svg(draw_dot(out))
+    assert [texts(c)[0] for c in svg_groups(svg, "cluster").values()] == ["n²"]
