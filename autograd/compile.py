@@ -738,8 +738,18 @@ class Compiled:
 
     @property
     def groups(self) -> list[tuple[int, str, int]]:
-        """(depth, operation, nodes) for every fused group, in execution order."""
+        """(depth, operation, nodes) for every fused group, in execution order (empty
+        before the first call records the graph)."""
+        if self._recorded is None:
+            return []
         return [(d, g.name, _shape(g.out)[0]) for d, g in zip(self._depths, self._groups)]
+
+    def __repr__(self) -> str:
+        name = getattr(self.fn, "__name__", type(self.fn).__name__)
+        if self._recorded is None:
+            return f"Compiled({name}, nargs={self.nargs}, not recorded yet)"
+        return (f"Compiled({name}, nargs={self.nargs}, {self.node_count} nodes per row in "
+                f"{len(self._groups)} groups, {len(self.parameters)} parameters)")
 
     @property
     def node_count(self) -> int:

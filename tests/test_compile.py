@@ -653,3 +653,17 @@ def test_bad_arguments_are_refused():
         autograd.compile(lambda x: x, 1, check="some")
     with pytest.raises(TypeError, match="must return a Value, got float"):
         autograd.compile(lambda x: 1.0, 1)(np.ones((2, 1)))
+
+
+def test_repr_and_groups_before_and_after_recording():
+    w = Value(2.0)
+
+    def scaled(x):
+        return (w * x).tanh()
+
+    c = autograd.compile(scaled, 1)
+    assert c.groups == [] and c.node_count == 0
+    assert repr(c) == "Compiled(scaled, nargs=1, not recorded yet)"
+    c(np.array([[1.0], [2.0]]))
+    assert c.groups == [(1, "*", 1), (2, "tanh", 1)]
+    assert repr(c) == "Compiled(scaled, nargs=1, 4 nodes per row in 2 groups, 1 parameters)"
