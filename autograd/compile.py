@@ -107,6 +107,9 @@ class VectorRule:
     forward: Callable[..., Any]
     derivative: Callable[..., tuple]
     invalid: Callable[..., Any] | None = None
+    # For a user primitive: the Op the rule was registered for.  A primitive removed
+    # from OPS and defined again under the same name does not inherit a stale rule.
+    op: Any = None
 
 
 def _is_integer(x: np.ndarray) -> np.ndarray:
@@ -215,7 +218,7 @@ def register_vectorized(name: str, forward: Callable[..., Any],
     """
     if name not in OPS:
         raise KeyError(f"register_vectorized: no operation named {name!r} in autograd.OPS")
-    VECTORIZED[name] = VectorRule(forward, derivative, invalid)
+    VECTORIZED[name] = VectorRule(forward, derivative, invalid, op=OPS[name])
 
 
 def _scalar_fallback(name: str) -> VectorRule:
@@ -249,7 +252,9 @@ def _scalar_fallback(name: str) -> VectorRule:
 
 def _rule_for(name: str) -> VectorRule:
     rule = VECTORIZED.get(name)
-    return rule if rule is not None else _scalar_fallback(name)
+    if rule is None or (rule.op is not None and rule.op is not OPS[name]):
+        return _scalar_fallback(name)
+    return rule
 
 
 # --------------------------------------------------------------------------------------

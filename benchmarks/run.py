@@ -19,7 +19,7 @@ The random-graph table splits off the time spent in Python's cyclic garbage coll
 
 It prints medians and ratios and writes them to ``docs/performance.md``.  Run it with
 ``make bench`` or ``python benchmarks/run.py`` (``--quick`` for a short smoke run that
-does not write the docs).  It takes about two minutes on two cores.
+does not write the docs).  It takes about three minutes on two cores.
 """
 
 from __future__ import annotations

@@ -632,6 +632,19 @@ def test_user_primitive_falls_back_to_its_scalar_rule_then_uses_a_registered_one
     with pytest.raises(KeyError, match="no operation named 'nope'"):
         register_vectorized("nope", lambda x, p: x, lambda x, out, p: (1.0,))
 
+    # Defined again under the same name, the primitive does not inherit the old rule.
+    OPS.pop("cube_for_compile")
+
+    @autograd.primitive(derivative=lambda x, out: 2.0 * x, name="cube_for_compile")
+    def square(x):
+        return x * x
+
+    def g(x):
+        return square(w * x) + w
+
+    renamed = assert_matches_eager(g, 1, X, [w])
+    assert cube_rule(renamed) is not VECTORIZED["cube_for_compile"]
+
 
 @pytest.mark.parametrize("X, error, message", [
     (np.zeros((3, 3)), ValueError, r"shape \(batch, 2\), got shape \(3, 3\)"),
