@@ -229,11 +229,16 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
     ``compiled=True`` runs each batch through `autograd.compile` (same numbers, NumPy
     speed; a one-output model and the loss mse, half_sse, hinge or bce only).
     """
-    X = np.asarray(X, dtype=np.float64)
+    try:
+        X = np.asarray(X, dtype=np.float64)
+    except (TypeError, ValueError) as err:
+        raise ValueError(f"fit: X must hold numbers only ({err})") from None
     y = np.asarray(y)
     if X.ndim != 2:
         raise ValueError(f"fit: X must be 2-D (examples x features), got shape {X.shape}")
-    if len(y) != len(X) or len(X) == 0:
+    if len(X) == 0:
+        raise ValueError("fit: X has no rows: there is nothing to train on")
+    if len(y) != len(X):
         raise ValueError(f"fit: X has {len(X)} rows but y has {len(y)} targets")
     if not np.all(np.isfinite(X)):
         raise ValueError("fit: X holds NaN or infinite numbers")

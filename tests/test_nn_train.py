@@ -169,6 +169,11 @@ def test_fit_rejects_bad_arguments_clearly():
         nn.fit(model, X[:, 0], y)
     with pytest.raises(ValueError, match="fit: X has 10 rows but y has 9 targets"):
         nn.fit(model, X, y[:9])
+    with pytest.raises(ValueError, match="^fit: X has no rows: there is nothing to train on$"):
+        nn.fit(model, np.zeros((0, 2)), [])
+    with pytest.raises(ValueError, match=r"^fit: X must hold numbers only \(could not convert "
+                                         r"string to float: 'a'\)$"):
+        nn.fit(model, [["a", "b"]] * 10, y)
     with pytest.raises(ValueError, match="patience \\(early stopping\\) needs validation"):
         nn.fit(model, X, y, patience=3)
     with pytest.raises(TypeError, match="optimizer must be an nn.optim.Optimizer"):
