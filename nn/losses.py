@@ -119,12 +119,18 @@ def softmax_cross_entropy(logits: Any, classes: Any) -> Value:
     `logits` is one list of Values per example (or a single list for one example).
     """
     where = "softmax_cross_entropy"
-    if logits and isinstance(logits[0], (Value, int, float)):
+    single = bool(logits) and isinstance(logits[0], (Value, int, float))
+    if single:
         logits = [logits]
     if isinstance(classes, np.ndarray):
         classes = classes.reshape(-1).tolist()
     elif isinstance(classes, (int, np.integer)):
         classes = [classes]
+    if single and len(classes) > 1 and len(logits[0]) == len(classes):
+        # One number per example (a model with a single output), as nn.fit passes them.
+        raise ValueError(f"{where}: got one number per example for {len(classes)} targets; "
+                         "it needs a list of logits per example, one per class (a model "
+                         "with as many outputs as classes)")
     if len(logits) != len(classes):
         raise ValueError(f"{where}: {len(logits)} predictions but {len(classes)} targets")
     if not logits:

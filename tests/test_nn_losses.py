@@ -126,6 +126,15 @@ def test_losses_reject_bad_input_with_the_function_name():
         nn.bce_with_logits([Value(1.0)], [2])
     with pytest.raises(ValueError, match="softmax_cross_entropy: class must be an integer"):
         nn.softmax_cross_entropy([[Value(1.0), Value(2.0)]], [2])
+    # One score per example where a list of logits per example is needed: a one-output
+    # model trained with cross_entropy says so, not "1 predictions but 3 targets".
+    with pytest.raises(ValueError, match="softmax_cross_entropy: got one number per example "
+                                         "for 3 targets; it needs a list of logits per "
+                                         "example, one per class"):
+        nn.softmax_cross_entropy([Value(1.0), Value(2.0), Value(0.5)], [0, 1, 1])
+    X, y = nn.spiral(12, classes=3, seed=0)
+    with pytest.raises(ValueError, match="got one number per example for 12 targets"):
+        nn.fit(nn.MLP(2, [4, 1], seed=0), X, y, loss="cross_entropy", verbose=False)
     with pytest.raises(TypeError, match="mse: targets must be numbers, got str"):
         nn.mse([Value(1.0)], ["a"])
     with pytest.raises(ValueError, match="several outputs"):
