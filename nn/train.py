@@ -347,7 +347,14 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
         seen_y = np.concatenate(targets_seen)
         history.accuracy.append(acc_fn(_numbers(outputs_seen), seen_y) if acc_fn else None)
         if X_val is not None:
-            val_loss, val_acc = evaluate(model, X_val, y_val, loss_fn, accuracy=acc_fn)
+            if step_c is not None:  # the compiled functions evaluate the whole set at once
+                per_example = step_c(np.column_stack([X_val, y_val])).tolist()
+                val_loss = math.fsum(per_example) / (len(per_example)
+                                                     if reduction == "mean" else 1)
+                val_acc = (acc_fn(outputs_c(X_val), np.asarray(y_val))
+                           if acc_fn is not None and outputs_c is not None else None)
+            else:
+                val_loss, val_acc = evaluate(model, X_val, y_val, loss_fn, accuracy=acc_fn)
             history.val_loss.append(val_loss)
             history.val_accuracy.append(val_acc)
         bar.epoch(epoch, history)

@@ -23,7 +23,7 @@ def train(compiled, loss, labels, **options):
     ("hinge", (-1, 1), {"l2": 1e-3, "epochs": 6}),
     ("mse", (0, 1), {"epochs": 5, "batch_size": 10, "output": "sigmoid"}),
     ("bce", (0, 1), {"epochs": 5, "batch_size": 16, "validation": 0.25}),
-    ("half_sse", (0, 1), {"epochs": 4, "batch_size": 12, "lr": 0.02}),
+    ("half_sse", (0, 1), {"epochs": 4, "batch_size": 12, "lr": 0.02, "validation": 0.25}),
 ])
 def test_compiled_fit_follows_eager_fit(loss, labels, options):
     eager_history, eager_weights = train(False, loss, labels, **dict(options))
@@ -31,6 +31,7 @@ def test_compiled_fit_follows_eager_fit(loss, labels, options):
     np.testing.assert_allclose(compiled_history.loss, eager_history.loss, rtol=1e-10)
     assert compiled_history.accuracy == pytest.approx(eager_history.accuracy, abs=0.0)
     assert compiled_history.val_loss == pytest.approx(eager_history.val_loss, rel=1e-10)
+    assert compiled_history.val_accuracy == eager_history.val_accuracy
     np.testing.assert_allclose(compiled_weights, eager_weights, rtol=1e-10, atol=1e-12)
 
 
