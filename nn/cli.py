@@ -417,15 +417,10 @@ def _neuron_page(model: object, x: object, path: Path) -> Path:
     A ReLU neuron switched off by the example would send back zeros only, so the page
     shows the first one whose weights get a gradient (the first neuron if none does).
     """
-    import autograd
-
-    layer = model.layers[0]  # type: ignore[attr-defined]
     chosen = None
-    for neuron in layer.neurons:
+    for neuron in model.layers[0].neurons:  # type: ignore[attr-defined]
         inputs = [Value(float(v), label=f"x{i + 1}") for i, v in enumerate(x)]  # type: ignore
-        # Called inside its layer's scope, the neuron's nodes share its parameters' box.
-        with autograd.scope(layer.path):
-            out = neuron(inputs)
+        out = neuron(inputs)  # tagged with the neuron's path, as its parameters are
         out.label = "out"
         model.zero_grad()  # type: ignore[attr-defined]
         out.backward()
