@@ -149,17 +149,31 @@ def _as_float(x: object, where: str) -> float:
     """Convert a real number (int, bool, float, NumPy scalar) to a Python float."""
     if type(x) is float:
         return x
-    if type(x) is int:
-        return float(x)
-    if isinstance(x, (numbers.Real, bool)) or (
-        type(x).__module__ == "numpy" and getattr(x, "ndim", None) == 0
-        and getattr(x, "dtype", None) is not None and x.dtype.kind in "biuf"
-    ):
-        return float(x)  # type: ignore[arg-type]
+    try:
+        if type(x) is int:
+            return float(x)
+        if isinstance(x, (numbers.Real, bool)) or (
+            type(x).__module__ == "numpy" and getattr(x, "ndim", None) == 0
+            and getattr(x, "dtype", None) is not None and x.dtype.kind in "biuf"
+        ):
+            return float(x)  # type: ignore[arg-type]
+    except OverflowError:
+        raise _too_large(x, where) from None
     raise TypeError(
         f"{where}: expected a real number (int, float, bool or NumPy scalar), "
         f"got {type(x).__name__} {x!r:.60}"
     )
+
+
+def _too_large(x: object, where: str) -> DomainError:
+    """The error for a number beyond the largest float (about 1.8e308), such as 10**400."""
+    if isinstance(x, int):
+        digits = int(x.bit_length() * math.log10(2)) + 1  # str() of a huge int can fail
+        what = f"an integer of about {digits} digits"
+    else:
+        what = f"{type(x).__name__} {x!r:.60}"
+    return DomainError(f"{where}: {what} is too large for a float (the largest is about "
+                       "1.8e308)")
 
 
 # --------------------------------------------------------------------------------------
@@ -535,8 +549,13 @@ class Value:
     def __pow__(self, other: Scalar) -> Value:
         if isinstance(other, Value):
             return Value._apply(POW, (self, other))
-        if type(other) is int or type(other) is float:
-            n = float(other)
+        if type(other) is float:
+            n = other
+        elif type(other) is int:
+            try:
+                n = float(other)
+            except OverflowError:
+                raise _too_large(other, "**") from None
         else:
             try:
                 n = _as_float(other, "**")
@@ -725,7 +744,10 @@ def _lift_or_none(x: object) -> Value | None:
     if type(x) is float:
         return _constant(x)
     if type(x) is int:
-        return _constant(float(x))
+        try:
+            return _constant(float(x))
+        except OverflowError:
+            raise _too_large(x, "Value") from None
     try:
         return Value(x)  # type: ignore[arg-type]
     except TypeError:

@@ -82,6 +82,26 @@ def test_operations_with_non_numbers_raise_type_error() -> None:
         x ** [2]  # type: ignore[operator]
 
 
+@pytest.mark.parametrize("make, where", [
+    (lambda big: Value(big), "Value"),
+    (lambda big: Value(-big), "Value"),
+    (lambda big: Value(1.0) + big, "Value"),
+    (lambda big: big * Value(1.0), "Value"),
+    (lambda big: Value(2.0) ** big, "**"),
+    (lambda big: autograd.exp(big), "exp"),
+])
+def test_an_integer_beyond_the_largest_float_is_a_domain_error(make, where) -> None:
+    # float(10**400) raises a bare OverflowError that names nothing; 10**400 has 401 digits.
+    big = 10**400
+    with pytest.raises(OverflowError):
+        float(big)
+    with pytest.raises(DomainError) as info:
+        make(big)
+    assert str(info.value) == (f"{where}: an integer of about 401 digits is too large for a "
+                               "float (the largest is about 1.8e308)")
+    assert Value(2**1023).data == 2.0**1023  # the largest power of two that fits is fine
+
+
 # -- graph structure ---------------------------------------------------------------------
 
 def test_parents_keep_argument_order_and_repeats() -> None:
