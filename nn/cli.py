@@ -518,7 +518,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_main(arguments[1:])
     parser = build_parser()
     try:
-        args = parser.parse_args(arguments)
+        args, extras = parser.parse_known_args(arguments)
+        if extras:
+            _take_expression_from(args, extras)
         return int(args.run(args))
     except CommandError as error:
         names = _command_names(parser)
@@ -531,6 +533,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
+
+
+def _take_expression_from(args: argparse.Namespace, extras: list[str]) -> None:
+    """`chainrule graph "-x*2"`: argparse takes an expression that starts with a minus for
+    an unknown option; take it back as the expression.  Any other extra is a mistake."""
+    if (args.command == "graph" and args.expression is None and len(extras) == 1
+            and extras[0].startswith("-") and not extras[0].startswith("--")):
+        args.expression = extras[0]
+        return
+    raise CommandError(f"unrecognized arguments: {' '.join(extras)}", usage=True)
 
 
 def _command_names(parser: argparse.ArgumentParser) -> set[str]:

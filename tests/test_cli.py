@@ -81,6 +81,31 @@ def test_graph_set_may_come_before_the_expression(capsys, tmp_path):
     assert printed_numbers(out) == {"x**2 + 1": 10.0, "d/dx": 6.0}
 
 
+@pytest.mark.parametrize("before, after", [
+    ([], ["--set", "x=1.5"]),          # first, before the options
+    (["--set", "x=1.5"], []),          # after --set, which ends its list there
+])
+@pytest.mark.parametrize("expression, value, slope", [
+    ("-x*2", -3.0, -2.0), ("-2*x", -3.0, -2.0), ("-x", -1.5, -1.0),
+])
+def test_graph_expression_may_start_with_a_minus(capsys, tmp_path, before, after,
+                                                 expression, value, slope):
+    # argparse takes "-x*2" for an unknown option; the command takes it back.
+    status, out, err = run(capsys, "graph", *before, expression, *after, "--out",
+                           str(tmp_path / "g.svg"))
+    assert (status, err) == (0, "")
+    assert printed_numbers(out) == {expression: value, "d/dx": slope}
+
+
+def test_graph_unknown_options_stay_mistakes(capsys, tmp_path):
+    for argv, extras in ((["-x*2", "--bogus"], "-x*2 --bogus"), (["x*2", "-q"], "-q")):
+        status, _, err = run(capsys, "graph", *argv, "--set", "x=1", "--out",
+                             str(tmp_path / "g.svg"))
+        assert status == 2
+        assert err == (f"chainrule graph: error: unrecognized arguments: {extras} "
+                       "(see 'chainrule graph --help')\n")
+
+
 def test_graph_writes_dot_source(capsys, tmp_path):
     path = tmp_path / "square.dot"
     status, _, _ = run(capsys, "graph", "x*x", "--set", "x=-2", "--out", str(path))
