@@ -101,6 +101,9 @@ def parse_assignments(assignments: Sequence[str]) -> dict[str, float]:
             values[name] = float(text)
         except ValueError:
             raise CommandError(f"--set {item!r}: {text!r} is not a number") from None
+        if math.isinf(values[name]) and "inf" not in text.lower():
+            # float('1e400') is inf; as in an expression, a number that overflows is refused.
+            raise CommandError(f"--set {item!r}: {text} is too large for a float")
     return values
 
 

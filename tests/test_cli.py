@@ -106,6 +106,12 @@ def test_graph_unknown_options_stay_mistakes(capsys, tmp_path):
                        "(see 'chainrule graph --help')\n")
 
 
+def test_graph_set_takes_inf_and_nan_when_spelled_out(capsys, tmp_path):
+    status, out, _ = run(capsys, "graph", "x*2", "--set", "x=-inf", "--out",
+                         str(tmp_path / "g.svg"))
+    assert status == 0 and printed_numbers(out) == {"x*2": -math.inf, "d/dx": 2.0}
+
+
 def test_graph_writes_dot_source(capsys, tmp_path):
     path = tmp_path / "square.dot"
     status, _, _ = run(capsys, "graph", "x*x", "--set", "x=-2", "--out", str(path))
@@ -165,6 +171,8 @@ MISTAKES = [
     (["log(x - 1)", "--set", "x=1"], ["column 1", "log: argument must be > 0"]),
     (["x", "--set", "x=1", "y=2"], ["'y'", "not used", "remove y="]),
     (["x", "--set", "x=one"], ["'one' is not a number"]),
+    (["x", "--set", "x=1e400"], ["--set 'x=1e400': 1e400 is too large for a float"]),
+    (["x", "--set", "x=-1e400"], ["-1e400 is too large for a float"]),
     (["1if x else 2", "--set", "x=1"], ["conditional expressions"]),  # no SyntaxWarning
     (["'\\d' + x", "--set", "x=1"], ["strings are not allowed"]),  # no escape warning
     (["x", "--set", "x"], ["expected NAME=VALUE"]),
