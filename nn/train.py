@@ -14,7 +14,8 @@ Training stops at the first of:
   domain (exp overflow...): the weights that last gave a finite loss are put back, a
   `RuntimeWarning` says what happened, and the history's ``message`` repeats it.
 
-The progress bar is plain text on stderr (``verbose=False`` turns it off).
+The progress bar is plain text on stderr (``verbose=False`` turns it off); the bar within
+an epoch is drawn on a terminal only, a file or a pipe gets one line per epoch.
 """
 
 from __future__ import annotations
@@ -144,9 +145,13 @@ class _Progress:
     def __init__(self, file: TextIO, epochs: int, batches: int, enabled: bool) -> None:
         self.file, self.epochs, self.batches, self.enabled = file, epochs, batches, enabled
         self.width = len(str(epochs))
+        # The bar redraws itself with carriage returns, which only a terminal undoes: in a
+        # log file or a pipe every redraw would stay, so there only the epoch lines go.
+        isatty = getattr(file, "isatty", None)
+        self.bar = bool(isatty()) if callable(isatty) else False
 
     def batch(self, epoch: int, done: int, loss: float) -> None:
-        if not self.enabled or self.batches < 2:
+        if not self.enabled or not self.bar or self.batches < 2:
             return
         filled = round(20 * done / self.batches)
         self.file.write(f"\repoch {epoch:>{self.width}}/{self.epochs} "
@@ -164,7 +169,8 @@ class _Progress:
             parts.append(f"val_loss {history.val_loss[-1]:.4f}")
             if history.val_accuracy[-1] is not None:
                 parts.append(f"val_acc {100 * history.val_accuracy[-1]:5.1f}%")
-        self.file.write("\r" + "  ".join(parts) + " " * 12 + "\n")
+        line = "  ".join(parts)
+        self.file.write("\r" + line + " " * 12 + "\n" if self.bar else line + "\n")
         self.file.flush()
 
     def say(self, text: str) -> None:

@@ -131,10 +131,15 @@ def test_a_nan_loss_stops_training_with_the_weights_of_that_batch_start():
     assert "the loss is nan" in history.message and history.message in out.getvalue()
 
 
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
 def test_progress_bar_and_history_dict():
     X, y = nn.xor(40, noise=0.1, seed=0, labels=(-1, 1))
     model = nn.MLP(2, [4, 1], seed=0)
-    out = io.StringIO()
+    out = _Terminal()
     history = nn.fit(model, X, y, loss="hinge", epochs=3, batch_size=8, validation=0.25,
                      seed=0, file=out)
     text = out.getvalue()
@@ -146,6 +151,16 @@ def test_progress_bar_and_history_dict():
     quiet = io.StringIO()
     nn.fit(model, X, y, loss="hinge", epochs=1, verbose=False, file=quiet)
     assert quiet.getvalue() == ""
+    # Not a terminal (a log file, a pipe): no bar redrawn with carriage returns, only one
+    # line per epoch, the same lines as on the terminal.
+    log = io.StringIO()
+    model = nn.MLP(2, [4, 1], seed=0)
+    nn.fit(model, X, y, loss="hinge", epochs=3, batch_size=8, validation=0.25, seed=0,
+           file=log)
+    assert "\r" not in log.getvalue() and "[" not in log.getvalue()
+    shown_last = [line.rsplit("\r", 1)[-1].rstrip() for line in text.split("\n")]
+    assert log.getvalue().split("\n") == shown_last
+    assert len(shown_last) == 4 and shown_last[-1] == ""  # three epoch lines
     with pytest.raises(KeyError, match="History has no entry 'los'"):
         history["los"]
 
