@@ -32,8 +32,9 @@ on the data, or a constant taken from the data (``x.detach()``, ``Value(x.data)`
 another graph for another row.  Python can only tell one number from another by looking
 at it, so ``compile`` watches the traces it makes: every time code outside the engine
 reads ``.data`` or ``.grad``, compares a Value, converts it with ``float`` or ``repr``,
-detaches it or switches recording off with `no_grad`, the place is noted in
-``c.data_reads``.  The guarantee, precisely:
+detaches it, switches recording off with `no_grad`, or builds a derivative graph with
+``grad(..., create_graph=True)`` (derivative rules branch on the data), the place is
+noted in ``c.data_reads``.  The guarantee, precisely:
 
 * if ``fn`` never looked (``c.data_reads`` is empty), the graph cannot depend on the
   numbers, and the compiled results hold for every row and every parameter value.  No
@@ -76,6 +77,7 @@ from typing import Any, Literal
 import numpy as np
 
 from . import engine as _engine
+from . import graph as _graph
 from .engine import OPS, DomainError, Value, _GradMode, enable_grad
 from .graph import topological_order
 
@@ -316,7 +318,7 @@ class _DataWatch:
 
 _watch_lock = threading.RLock()
 _watchers: list[_DataWatch] = []
-_saved_attributes: dict[tuple[type, str], Any] = {}
+_saved_attributes: dict[tuple[Any, str], Any] = {}
 
 
 def _note(what: str, even_in_engine: bool = False) -> None:
@@ -357,6 +359,20 @@ def _install_watch() -> None:
         enter(mode)
 
     _GradMode.__enter__ = grad_mode_enter  # type: ignore[method-assign]
+
+    # Derivative rules branch on the data (relu's slope is 1 or 0, x ** n has a special
+    # case at 0).  Run on Values, by grad(..., create_graph=True) inside fn, they build a
+    # derivative graph whose shape can change from row to row; their reads happen in
+    # engine code, so they are noted here instead.
+    local_derivatives = _graph.__dict__["_local_derivatives"]
+    _saved_attributes[(_graph, "_local_derivatives")] = local_derivatives
+
+    def watched_local_derivatives(node: Value, as_values: bool) -> Any:
+        if as_values:
+            _note("grad(create_graph=True)", even_in_engine=True)
+        return local_derivatives(node, as_values)
+
+    _graph._local_derivatives = watched_local_derivatives  # type: ignore[attr-defined]
 
 
 _engine_globals = _engine.__dict__

@@ -418,6 +418,24 @@ def test_every_way_of_looking_at_a_number_is_noted(look, what):
     assert_matches_eager(f, 1, np.array([[1.0], [-2.0], [3.0]]), [w])
 
 
+def test_higher_order_gradients_inside_fn_are_noted_and_checked():
+    w = Value(0.5)
+
+    def slope(x):
+        # d relu(w x) / dw as a graph: relu's slope is the constant 1 or 0 by the sign of
+        # w x, so rows of different sign build different graphs.
+        return autograd.grad((w * x).relu(), w, create_graph=True) * w
+
+    X = np.array([[1.0], [2.0], [3.0], [-1.0]])
+    c = autograd.compile(slope, 1, first_check=1)
+    c(X[:3])  # all positive rows: one shape
+    assert any(read.startswith("grad(create_graph=True)") for read in c.data_reads)
+    with pytest.raises(GraphMismatchError, match="row 3"):
+        for _ in range(4):
+            c(X)  # the per-call check walks through the rows and meets the negative one
+    assert autograd.graph._local_derivatives.__name__ == "_local_derivatives"
+
+
 def test_the_watch_leaves_value_as_it_was_even_when_fn_fails():
     names = ["data", "grad", "__lt__", "__gt__", "__float__", "__repr__", "detach"]
     before = {name: Value.__dict__[name] for name in names}
