@@ -188,13 +188,21 @@ def _render(drawing: Any, path: Path, out_format: str = "svg") -> Path:
         _write(path, drawing.source.encode("utf-8"))
         return path
     try:
-        data = drawing.pipe(format=out_format)
+        data = drawing.pipe(format=out_format, quiet=True)  # dot's stderr: in our message
     except graphviz.ExecutableNotFound:
         source = path.with_suffix(".dot")
         _write(source, drawing.source.encode("utf-8"))
         raise CommandError(
             "the Graphviz program 'dot' is missing, so nothing could be drawn: install it "
             f"(on Debian: sudo apt-get install graphviz); the DOT source is in {source}",
+            FAILURE) from None
+    except graphviz.CalledProcessError as error:
+        source = path.with_suffix(".dot")
+        _write(source, drawing.source.encode("utf-8"))
+        said = (error.stderr or b"").decode("utf-8", "replace").strip().splitlines()
+        raise CommandError(
+            f"Graphviz's dot failed (exit status {error.returncode}"
+            f"{': ' + said[0] if said else ''}); the DOT source is in {source}",
             FAILURE) from None
     _write(path, data)
     return path

@@ -158,6 +158,21 @@ def test_graph_without_dot_keeps_the_source(capsys, tmp_path, monkeypatch):
     assert (tmp_path / "g.dot").read_text(encoding="utf-8").startswith("digraph")
 
 
+def test_graph_when_dot_fails_keeps_the_source(capsys, tmp_path, monkeypatch):
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    dot = fake / "dot"
+    dot.write_text("#!/bin/sh\necho 'Error: out of ink' >&2\nexit 3\n")
+    dot.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))  # this `dot` fails
+    path = tmp_path / "g.svg"
+    status, _, err = run(capsys, "graph", "x + 1", "--set", "x=1", "--out", str(path))
+    assert status == 1
+    assert err.count("\n") == 1
+    assert "dot failed (exit status 3: Error: out of ink)" in err
+    assert not path.exists() and (tmp_path / "g.dot").is_file()
+
+
 # (arguments after 'graph', words the one-line error must contain)
 MISTAKES = [
     (["x.data", "--set", "x=1"], ['"x.data"', "column 1", "attribute"]),
