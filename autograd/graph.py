@@ -23,22 +23,39 @@ def topological_order(root: Value) -> list[Value]:
     """
     if not isinstance(root, Value):
         raise TypeError(f"topological_order: expected a Value, got {type(root).__name__}")
+    if root._fn is None:
+        return [root]
     order: list[Value] = []
     visited = {root}  # Values hash by identity
-    # Each stack entry is a node and an iterator over the parents still to look at.
-    stack = [(root, iter(root.parents))]
-    while stack:
-        node, pending = stack[-1]
-        for parent in pending:
-            if parent not in visited:
-                visited.add(parent)
-                if parent._fn is None:  # a leaf is complete as soon as it is seen
-                    order.append(parent)
-                    continue
-                stack.append((parent, iter(parent.parents)))
-                break
+    # The stack is two flat lists: the nodes on the current path and, for each, the
+    # position of the next parent to look at.  Nothing is allocated per node (no tuple,
+    # no iterator), so a path a million nodes deep gives the garbage collector nothing
+    # new to scan.  Parents are read from the engine's slots: `_a` and `_b` for one or
+    # two parents, `_a` as a tuple for an n-ary node (see `Value.parents`).
+    path = [root]
+    next_parent = [0]
+    while path:
+        node = path[-1]
+        i = next_parent[-1]
+        arity = node._fn.arity
+        many = node._a if arity < 0 else None
+        count = len(many) if many is not None else arity
+        while i < count:
+            parent = many[i] if many is not None else (node._b if i else node._a)
+            i += 1
+            if parent in visited:
+                continue
+            visited.add(parent)
+            if parent._fn is None:  # a leaf is complete as soon as it is seen
+                order.append(parent)
+                continue
+            next_parent[-1] = i
+            path.append(parent)
+            next_parent.append(0)
+            break
         else:  # every parent is already in `order`
-            stack.pop()
+            path.pop()
+            next_parent.pop()
             order.append(node)
     return order
 
