@@ -98,25 +98,43 @@ def _draw_weights(rng: np.random.Generator, init: str, nout: int, nin: int,
     raise ValueError(f"{where}: unknown init {init!r}; choose one of {', '.join(INITS)}")
 
 
+_BATCH_HINT = "; a model takes one example at a time: [model(x) for x in X]"
+
+
+def _is_row(v: object) -> bool:
+    return isinstance(v, (Sequence, np.ndarray)) and not isinstance(v, (str, bytes))
+
+
+def _count(x: Sequence[Any]) -> str:
+    """How many inputs came, saying so when they are rows of a batch (checked on errors
+    only, so the common call pays nothing)."""
+    if len(x) > 0 and all(_is_row(v) for v in x):
+        return f"{len(x)} row{'s' if len(x) > 1 else ''} of inputs{_BATCH_HINT}"
+    return str(len(x))
+
+
 def _as_inputs(x: Any, nin: int, where: str) -> tuple[Value, ...]:
     """Check a call's inputs and lift numbers to Values, with an error that says what came."""
     if isinstance(x, (Value, int, float, np.number)) and not isinstance(x, bool) and nin == 1:
         x = [x]
     if isinstance(x, np.ndarray):
         if x.ndim != 1:
+            hint = _BATCH_HINT if x.ndim == 2 else ""
             raise ValueError(f"{where}: expected {nin} inputs as a flat sequence, "
-                             f"got an array of shape {x.shape}")
+                             f"got an array of shape {x.shape}{hint}")
         x = x.tolist()
     if isinstance(x, (str, bytes)) or not isinstance(x, Sequence):
         raise TypeError(f"{where}: expected a sequence of {nin} numbers or Values, "
                         f"got {type(x).__name__} {x!r:.60}")
     if len(x) != nin:
-        raise ValueError(f"{where}: expected {nin} inputs, got {len(x)}")
+        raise ValueError(f"{where}: expected {nin} inputs, got {_count(x)}")
     out = []
     for i, v in enumerate(x):
         if type(v) is Value:
             out.append(v)
             continue
+        if _is_row(v) and all(_is_row(u) for u in x):
+            raise ValueError(f"{where}: expected {nin} inputs, got {_count(x)}")
         if isinstance(v, (bool, str, bytes)) or v is None:
             raise TypeError(f"{where}: input {i} must be a number or a Value, "
                             f"got {type(v).__name__} {v!r:.60}")

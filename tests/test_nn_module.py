@@ -196,6 +196,28 @@ def test_wrong_inputs_get_errors_that_say_what_was_expected():
     assert model(np.array([1.0, 2.0])).data == model([Value(1.0), 2]).data
 
 
+BATCH_HINT = "; a model takes one example at a time: [model(x) for x in X]"
+
+
+@pytest.mark.parametrize("batch, came", [
+    ([[1.0, 2.0]], ", got 1 row of inputs"),
+    ([[1.0, 2.0], [3.0, 4.0]], ", got 2 rows of inputs"),      # as many rows as inputs
+    ([[1.0, 2.0]] * 5, ", got 5 rows of inputs"),
+    ((np.zeros(2),) * 3, ", got 3 rows of inputs"),
+    (np.zeros((4, 2)), " as a flat sequence, got an array of shape (4, 2)"),
+])
+def test_a_batch_where_one_example_belongs_is_named(batch, came):
+    # The newcomer's mistake model(X): say what came and how to call the model instead.
+    with pytest.raises(ValueError) as info:
+        nn.MLP(2, [3, 1], seed=0)(batch)
+    assert str(info.value) == f"MLP: expected 2 inputs{came}{BATCH_HINT}"
+
+
+def test_one_list_among_numbers_is_not_called_a_batch():
+    with pytest.raises(TypeError, match=r"^MLP: input 1 must be a number or a Value, got list"):
+        nn.MLP(2, [3, 1], seed=0)([1.0, [2.0]])
+
+
 def test_zero_grad_clears_every_parameter():
     model = nn.MLP(2, [3, 1], seed=0)
     model([1.0, 2.0]).backward()
