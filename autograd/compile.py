@@ -280,8 +280,8 @@ class _DataWatch:
 
     While a watch is active, the ``data`` and ``grad`` slots of `Value` are wrapped in
     properties, and the methods that turn a Value into something Python can branch on
-    (comparisons, ``float``, ``repr``, ``detach``) and switching recording off (`no_grad`)
-    are wrapped too.  Reads made by the engine itself (autograd/engine.py computing an
+    (comparisons, ``float``, ``repr``, ``format``, ``detach``) and switching recording off
+    (`no_grad`) are wrapped too.  Reads made by the engine itself (autograd/engine.py computing an
     operation) are not observations by ``fn``.  Everything is restored on exit.
 
     The wrappers live on the class, so a lock lets one thread watch at a time (watches
@@ -289,7 +289,8 @@ class _DataWatch:
     can only cause extra checks, never fewer.
     """
 
-    METHODS = ("__lt__", "__le__", "__gt__", "__ge__", "__float__", "__repr__", "detach")
+    METHODS = ("__lt__", "__le__", "__gt__", "__ge__", "__float__", "__repr__", "__format__",
+               "detach")
 
     def __init__(self) -> None:
         self.reads: list[str] = []

@@ -589,6 +589,10 @@ class Value:
     def __float__(self) -> float:
         return self.data
 
+    def __format__(self, spec: str) -> str:
+        """``f"{v:.4f}"`` formats the number as a float would; ``f"{v}"`` is the repr."""
+        return format(self.data, spec) if spec else repr(self)
+
     # -- functions -------------------------------------------------------------------
     # Operations that cannot fail skip `_apply`'s checks: forward rule, then record.
     def exp(self) -> Value:

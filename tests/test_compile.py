@@ -379,6 +379,10 @@ def look_by_repr(x):
     return repr(x)
 
 
+def look_by_formatting(x):
+    return f"{x:.3f}"
+
+
 def look_by_detaching(x):
     return x.detach()
 
@@ -400,6 +404,7 @@ def look_through_a_no_grad_function(x):
 @pytest.mark.parametrize("look, what", [
     (look_by_comparing, "__gt__"), (look_by_float, "__float__"), (look_by_data, ".data"),
     (look_by_grad, ".grad"), (look_by_repr, "__repr__"), (look_by_detaching, "detach"),
+    (look_by_formatting, "__format__"),
     (look_under_no_grad, "no_grad"), (look_through_a_no_grad_function, "no_grad"),
 ])
 def test_every_way_of_looking_at_a_number_is_noted(look, what):

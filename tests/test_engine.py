@@ -102,6 +102,16 @@ def test_an_integer_beyond_the_largest_float_is_a_domain_error(make, where) -> N
     assert Value(2**1023).data == 2.0**1023  # the largest power of two that fits is fine
 
 
+def test_format_specs_format_the_number_as_for_a_float() -> None:
+    # print(f"loss {loss:.4f}") in a training loop: the spec applies to the float.
+    v = Value(-3.14159, label="v") * 2
+    for spec in (".4f", ".2e", ">12.3f", "+.1%", "g"):
+        assert f"{v:{spec}}" == format(-6.28318, spec)
+    assert f"{v}" == str(v) == repr(v)   # no spec: the repr, as before
+    with pytest.raises(ValueError):
+        f"{v:d}"                         # as format(-6.28318, "d")
+
+
 # -- graph structure ---------------------------------------------------------------------
 
 def test_parents_keep_argument_order_and_repeats() -> None:
