@@ -428,11 +428,14 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
     count += sum(1 for i, v in enumerate(order) if owner[i] == f"v{i}" and not v.is_leaf)
     count += len(groups)
     if count > max_nodes:
-        hint = ("collapse='layer'" if collapse else "collapse='neuron' or collapse='layer'")
+        hint = {None: "Try collapse='neuron' or collapse='layer' (one box per neuron or "
+                      "layer of a network), or pass",
+                "neuron": "Try collapse='layer' (one box per layer), or pass",
+                }.get(collapse, "Pass")
         raise GraphTooLargeError(
             f"{where}: the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
-            f"a drawing that size is unreadable and slow to lay out. Try {hint} (one box per "
-            f"neuron or layer of a network), or pass a larger max_nodes.")
+            f"a drawing that size is unreadable and slow to lay out. {hint} a larger "
+            "max_nodes.")
 
     # Edges, with the gradient that flows back along each: upstream grad x local slope.
     edges: list[_Edge] = []

@@ -261,6 +261,27 @@ def test_too_large_graph_is_refused_before_dot_runs(monkeypatch):
     assert "v900 [" in draw_dot(y, max_nodes=2000).source
 
 
+def test_too_large_suggests_only_a_coarser_view_than_the_one_asked_for():
+    # An MLP with 12 neurons in one layer: 12 boxes collapsed by neuron, 1 by layer.
+    import nn
+
+    model = nn.MLP(2, [12, 1], seed=0)
+    loss = (model([0.5, -0.5]) - 1.0) ** 2
+    end = "a drawing that size is unreadable and slow to lay out. "
+    with pytest.raises(viz.GraphTooLargeError) as info:
+        draw_dot(loss, max_nodes=10)
+    assert str(info.value).endswith(
+        end + "Try collapse='neuron' or collapse='layer' (one box per neuron or layer of a "
+        "network), or pass a larger max_nodes.")
+    with pytest.raises(viz.GraphTooLargeError) as info:
+        draw_dot(loss, collapse="neuron", max_nodes=10)
+    assert str(info.value).endswith(
+        end + "Try collapse='layer' (one box per layer), or pass a larger max_nodes.")
+    with pytest.raises(viz.GraphTooLargeError) as info:
+        draw_dot(loss, collapse="layer", max_nodes=3)
+    assert str(info.value).endswith(end + "Pass a larger max_nodes.")
+
+
 def test_user_labels_are_escaped_and_come_back_intact():
     nasty = 'a<b>&"c"\'|{x}\\'
     a = Value(1.5, label=nasty)
