@@ -321,8 +321,10 @@ def _edge_attrs(edge: _Edge, pending: bool, reference: float) -> dict[str, str]:
 
 
 def _value_attrs(v: Value, kind: str, pending: bool, reference: float,
-                 tag: str, page_grad: float | None = None) -> dict[str, str]:
-    lines = [f"<B>{_escape(v.label)}</B>"] if v.label else []
+                 tag: str, page_grad: float | None = None,
+                 name: str | None = None) -> dict[str, str]:
+    title = v.label if name is None else name  # the page names every value ('#5')
+    lines = [f"<B>{_escape(title)}</B>"] if title else []
     lines.append(f"data {_short(v.data)}")
     if page_grad is not None:  # the page sizes the box for the final text, then animates it
         lines.append(f"grad {_short(page_grad)}")
@@ -389,7 +391,8 @@ def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Va
 
 
 def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | None,
-            page_grads: Sequence[float] | None = None, where: str = "draw_dot") -> _Layout:
+            page_grads: Sequence[float] | None = None, where: str = "draw_dot",
+            page_names: Sequence[str] | None = None) -> _Layout:
     """Decide every drawn node, edge and cluster, and check the size, before graphviz."""
     order = topological_order(root)
     index = {v: i for i, v in enumerate(order)}  # Values hash by identity
@@ -511,7 +514,8 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
         kind = node_kind(v, root)
         items.append(_Item(f"v{i}", cluster_of[i],
                            _value_attrs(v, kind, pending, grad_reference, f"v{i}",
-                                        None if page_grads is None else page_grads[i])))
+                                        None if page_grads is None else page_grads[i],
+                                        None if page_names is None else page_names[i])))
         if not v.is_leaf:
             items.append(_Item(f"o{i}", cluster_of[i], _op_attrs(v, f"o{i}")))
 
@@ -752,7 +756,9 @@ def export_html(root: Value, path: str | os.PathLike[str], *, gradient: float = 
     _check_max_nodes(max_nodes, "export_html")
     order = topological_order(root)
     steps, final = _steps(root, order, seed)
-    layout = _layout(root, None, max_nodes, None, page_grads=final, where="export_html")
+    names = _names(order)  # drawn on the boxes too, so '#5' in a step can be found
+    layout = _layout(root, None, max_nodes, None, page_grads=final, where="export_html",
+                     page_names=names)
     graph = _to_digraph(layout, "svg", "LR", False, None)
     try:
         svg = graph.pipe(format="svg", encoding="utf-8")
@@ -762,7 +768,6 @@ def export_html(root: Value, path: str | os.PathLike[str], *, gradient: float = 
 
     finite = [abs(g) for g in final if math.isfinite(g)]
     reference = max(finite, default=0.0)
-    names = _names(order)
     values = []
     for i, v in enumerate(order):
         values.append({"name": names[i], "op": _op_text(v) if not v.is_leaf else "",

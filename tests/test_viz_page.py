@@ -221,6 +221,25 @@ def page_data(path: Path) -> dict:
     return json.loads(text[start:text.index("</script>", start)])
 
 
+def test_every_box_on_the_page_carries_the_name_its_steps_use(tmp_path):
+    # "Backward: #2 (*) sends gradient to w" must point at a box the reader can find.
+    x, w, b = Value(0.5, label="x"), Value(-1.2, label="w"), Value(0.3, label="b")
+    out = (x * w + b).tanh()
+    page = tmp_path / "neuron.html"
+    viz.export_html(out, page)
+    data = page_data(page)
+    names = [v["name"] for v in data["values"]]
+    assert names == ["x", "w", "#2", "b", "#4", "#5"]
+    text = page.read_text(encoding="utf-8")
+    for i, name in enumerate(names):
+        box = re.search(rf'<g id="v{i}" class="node">(.*?)</g>', text, re.S)
+        assert box, name
+        assert re.findall(r'font-weight="bold"[^>]*>([^<]*)</text>', box.group(1)) == [name]
+    assert any("#2 (*)" in step["title"] for step in data["steps"])
+    # draw_dot itself still leaves unlabelled values untitled.
+    assert "<B>#2</B>" not in viz.draw_dot(out).source and "<B>w</B>" in viz.draw_dot(out).source
+
+
 def test_page_names_repeated_labels_apart_and_counts_one_step_per_edge(tmp_path):
     import nn
 
