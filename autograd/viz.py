@@ -615,7 +615,13 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
         raise ValueError(f"draw_dot: prefix must be letters, digits and '_' (not starting "
                          f"with a digit), got {prefix!r}")
     layout = _layout(root, collapse, max_nodes, None if scale is None else float(scale))
-    return _to_digraph(layout, format, rankdir, legend, title, prefix)
+    graph = _to_digraph(layout, format, rankdir, legend, title, prefix)
+    if collapse is not None:
+        # A collapsed network reads in order: x0, x1, ... and neurons.0, neurons.1, ...
+        # from the top (or left).  Edges into a box keep the order they are listed in, and
+        # a short crossing search keeps dot from rotating a layer (8..15, then 0..7).
+        graph.graph_attr.update(ordering="in", mclimit="0.01")
+    return graph
 
 
 def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,

@@ -261,6 +261,39 @@ def test_too_large_graph_is_refused_before_dot_runs(monkeypatch):
     assert "v900 [" in draw_dot(y, max_nodes=2000).source
 
 
+def _boxes_in_order(svg, axis: int) -> list[list[str]]:
+    """Names of input and neuron/layer boxes, rank by rank, top to bottom (axis 1) or
+    left to right (axis 0)."""
+    ranks: dict[str, list[tuple[float, str]]] = {}
+    for group in svg_groups(svg, "node").values():
+        name = texts(group)[0]
+        if not name.startswith(("x", "neurons.", "layers.")):
+            continue
+        x0, y0, x1, y1 = bbox(group)
+        centre = ((x0 + x1) / 2, (y0 + y1) / 2)
+        # the boxes of one rank share their centre across the drawing's direction
+        ranks.setdefault(f"{name[0]}{round(centre[1 - axis])}", []).append((centre[axis], name))
+    return [[name for _, name in sorted(boxes)] for boxes in ranks.values()]
+
+
+def test_collapsed_networks_draw_inputs_and_neurons_in_order():
+    # Without help dot rotated the demo's 16-neuron layers (8..15 above 0..7) and put the
+    # inputs x2, x0, x1: a reader looks for x0 and neurons.0 at the top.
+    import nn
+
+    model = nn.MLP(3, [6, 16, 1], activation="tanh", seed=0)
+    inputs = [Value(v, label=f"x{i}") for i, v in enumerate((0.5, -1.5, 2.0))]
+    loss = (model(inputs) - 1.0) ** 2
+    loss.backward()
+    columns = _boxes_in_order(render_svg(draw_dot(loss, collapse="neuron")), axis=1)
+    assert ["x0", "x1", "x2"] in columns, columns
+    assert [f"neurons.{j}" for j in range(6)] in columns, columns
+    assert [f"neurons.{j}" for j in range(16)] in columns, columns
+    # Top to bottom, one box per layer (the vanishing-gradient picture): inputs in order.
+    rows = _boxes_in_order(render_svg(draw_dot(loss, "svg", "TB", collapse="layer")), axis=0)
+    assert ["x0", "x1", "x2"] in rows, rows
+
+
 def test_too_large_suggests_only_a_coarser_view_than_the_one_asked_for():
     # An MLP with 12 neurons in one layer: 12 boxes collapsed by neuron, 1 by layer.
     import nn
