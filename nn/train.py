@@ -191,10 +191,16 @@ def _compile_for_fit(model: Module, loss: Any, loss_fn: Callable[..., Value], y:
     name = loss if isinstance(loss, str) else next(
         (n for n, fn in LOSSES.items() if fn is loss), None)
     if name not in _COMPILED_REDUCTIONS:
+        if name is None:
+            what = ("a custom loss function (how it combines the examples of a batch is "
+                    "not known)")
+        elif LOSSES.get(name) is LOSSES["cross_entropy"]:
+            what = (f"{name!r} (softmax cross-entropy shifts each example by its own "
+                    "largest logit, so its graph depends on the data)")
+        else:
+            what = repr(name)
         raise ValueError(f"fit: compiled=True works with the losses "
-                         f"{', '.join(_COMPILED_REDUCTIONS)}, not {name or 'a custom loss'!r} "
-                         f"(softmax cross-entropy shifts each example by its own largest "
-                         f"logit, so its graph depends on the data); use compiled=False")
+                         f"{', '.join(_COMPILED_REDUCTIONS)}, not {what}; use compiled=False")
     if y.ndim != 1:
         raise ValueError(f"fit: compiled=True needs one target number per example, got y of "
                          f"shape {y.shape}")

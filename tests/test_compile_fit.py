@@ -49,11 +49,16 @@ def test_compiled_fit_stops_on_a_non_finite_loss_like_eager():
 def test_compiled_fit_refuses_what_it_cannot_compile():
     X, y = nn.spiral(30, classes=3, seed=0)
     model = nn.MLP(2, [4, 3], seed=0)
-    with pytest.raises(ValueError, match="compiled=True works with the losses"):
+    with pytest.raises(ValueError, match="compiled=True works with the losses") as info:
         nn.fit(model, X, y, loss="cross_entropy", compiled=True, verbose=False)
-    with pytest.raises(ValueError, match="custom loss"):
+    assert "not 'cross_entropy' (softmax cross-entropy shifts each example" in str(info.value)
+    with pytest.raises(ValueError, match="custom loss") as info:
         nn.fit(nn.MLP(2, [1], seed=0), X, y, loss=lambda o, t: nn.mse(o, t),
                compiled=True, verbose=False)
+    # A custom loss is refused for its own reason, not softmax cross-entropy's.
+    assert str(info.value).endswith(
+        "not a custom loss function (how it combines the examples of a batch is not "
+        "known); use compiled=False")
     with pytest.raises(ValueError, match="hinge: labels must be -1 or \\+1"):
         nn.fit(nn.MLP(2, [1], seed=0), X, y, loss="hinge", compiled=True, verbose=False,
                file=io.StringIO())
