@@ -48,9 +48,15 @@ def save(module: Module, path: str | os.PathLike) -> str:
     path = os.fspath(path)
     if not path.endswith(".npz"):
         path += ".npz"
+    folder = os.path.dirname(path) or "."
+    if not os.path.isdir(folder):
+        raise FileNotFoundError(f"save: the folder {folder!r} does not exist (for {path!r})")
     arrays = module.state_dict()
     arrays[_META] = np.array(json.dumps(_describe(module)))
-    np.savez(path, **arrays)
+    try:
+        np.savez(path, **arrays)
+    except OSError as err:
+        raise SerializationError(f"save: cannot write {path!r}: {err.strerror or err}") from None
     return path
 
 

@@ -156,3 +156,13 @@ def test_round_trip_through_a_file_for_any_shape(tmp_path_factory, nin, nouts, a
     second = second if isinstance(second, list) else [second]
     assert [v.data for v in first] == [v.data for v in second]
     assert [p.data for p in rebuilt.parameters()] == [p.data for p in model.parameters()]
+
+
+def test_saving_into_a_missing_folder_names_the_folder(tmp_path):
+    model = nn.MLP(2, [2, 1], seed=0)
+    target = tmp_path / "no-such-folder" / "model.npz"
+    message = "save: the folder .*no-such-folder.* does not exist"
+    with pytest.raises(FileNotFoundError, match=message):
+        model.save(target)
+    assert not target.parent.exists()  # nothing was created on the way
+    assert model.save(tmp_path / "model") == str(tmp_path / "model.npz")
