@@ -200,8 +200,28 @@ class Op:
     check: Callable[..., None] | None = field(default=None, compare=False)
     method: str = ""  # how to call it on a Value, for the docs and the expression parser
 
+    # An operation is one entry of the table: copies and pickles refer to it by name, so
+    # a pickled or deep-copied graph points at the same rules (its lambdas cannot pickle).
+    def __reduce__(self) -> tuple[Callable[[str], Op], tuple[str]]:
+        return _operation_named, (self.name,)
+
+    def __copy__(self) -> Op:
+        return self
+
+    def __deepcopy__(self, memo: dict) -> Op:
+        return self
+
 
 OPS: dict[str, Op] = {}
+
+
+def _operation_named(name: str) -> Op:
+    """The table's entry for `name` (how a pickled graph finds its operations again)."""
+    try:
+        return OPS[name]
+    except KeyError:
+        raise ValueError(f"unpickle: no operation named {name!r}; define the primitive "
+                         f"before loading a graph that uses it") from None
 
 
 def _register(op: Op) -> Op:

@@ -396,3 +396,18 @@ def test_operations_document_is_generated_from_the_table() -> None:
     document = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
     assert document.read_text(encoding="utf-8") == operation_table(), (
         "docs/operations.md is stale: run python -m autograd.catalog > docs/operations.md")
+
+
+def test_graphs_pickle_and_deep_copy_with_the_same_operations() -> None:
+    import copy
+    import pickle
+
+    x = Value(0.3, label="x")
+    y = (x * 3).tanh() + x**2
+    for clone in (pickle.loads(pickle.dumps(y)), copy.deepcopy(y)):
+        assert clone.data == y.data and clone.parents[0]._fn is y.parents[0]._fn
+        leaf = clone.parents[1].parents[0]
+        assert leaf.label == "x" and leaf is not x
+        clone.backward()
+        assert leaf.grad == pytest.approx(3 * (1 - math.tanh(0.9) ** 2) + 0.6, rel=1e-14)
+    assert x.grad == 0.0  # the original graph is untouched
