@@ -148,13 +148,16 @@ def _tick(x: float) -> str:
     return f"{x:.2g}"
 
 
-def _escape(text: str) -> str:
-    """User text made safe inside an HTML-like Graphviz label.
+def _escape(text: str, for_dot: bool = True) -> str:
+    """User text made safe inside an HTML-like Graphviz label (or, with ``for_dot=False``,
+    inside an HTML page).
 
-    & < > " ' become entities; control characters (which XML forbids) become spaces.
+    & < > " ' become entities; control characters (which XML forbids) become spaces.  For
+    dot a backslash is doubled too, or dot would read ``\\N`` as the node's name.
     """
     cleaned = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text)
-    return html.escape(cleaned, quote=True)
+    escaped = html.escape(cleaned, quote=True)
+    return escaped.replace("\\", "\\\\") if for_dot else escaped
 
 
 def node_kind(value: Value, root: Value) -> str:
@@ -784,7 +787,7 @@ def export_html(root: Value, path: str | os.PathLike[str], *, gradient: float = 
             fill, font = _fill(_bin(float(text), reference))
             colours[f"{j}:{text}"] = [fill, font, _short(float(text))]
     page = PAGE.format(
-        title=_escape(title or "chainrule: step through backpropagation"),
+        title=_escape(title or "chainrule: step through backpropagation", for_dot=False),
         svg=svg,
         data=_script_json({"steps": steps, "values": values, "colours": colours}),
         css=CSS, js=JS)

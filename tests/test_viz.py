@@ -522,3 +522,14 @@ def test_scopes_with_unicode_digits_sort_and_draw():
     out.backward()
     svg = render_svg(draw_dot(out))
     assert [texts(c)[0] for c in svg_groups(svg, "cluster").values()] == ["n²"]
+
+
+@pytest.mark.parametrize("label", ["\\N", "\\G", "a\\lb", "\\\\", "\\E\\T\\H"])
+def test_backslash_escapes_of_dot_are_shown_literally(label):
+    # dot replaces \N, \G, \E, \T, \H and \l inside labels unless the backslash is escaped.
+    w = Value(2.0, label=label)
+    out = w * 3.0
+    out.backward()
+    svg = render_svg(draw_dot(out))
+    labels = [texts(g)[0] for key, g in svg_groups(svg, "node").items() if key.startswith("v")]
+    assert labels.count(label) == 1
