@@ -138,9 +138,15 @@ def softmax_cross_entropy(logits: Any, classes: Any) -> Value:
     terms = []
     for row, c in zip(logits, classes):
         row = [autograd.lift(v) for v in row]
-        if float(c) != int(c) or not 0 <= int(c) < len(row):
+        try:
+            k = float(c)
+        except (TypeError, ValueError):
+            raise TypeError(f"{where}: classes must be numbers, got {type(c).__name__} "
+                            f"{c!r:.40}") from None
+        # is_integer() is False for NaN and infinity, which int() cannot convert.
+        if not k.is_integer() or not 0 <= k < len(row):
             raise ValueError(f"{where}: class must be an integer in [0, {len(row)}), got {c!r}")
-        terms.append(_logsumexp(row) - row[int(c)])
+        terms.append(_logsumexp(row) - row[int(k)])
     return _mean(terms)
 
 

@@ -126,6 +126,17 @@ def test_losses_reject_bad_input_with_the_function_name():
         nn.bce_with_logits([Value(1.0)], [2])
     with pytest.raises(ValueError, match="softmax_cross_entropy: class must be an integer"):
         nn.softmax_cross_entropy([[Value(1.0), Value(2.0)]], [2])
+    # NaN or infinity (a gap in y) is named as a bad class, not int()'s conversion error.
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(ValueError, match=r"softmax_cross_entropy: class must be an "
+                                             r"integer in \[0, 2\), got -?(nan|inf)$"):
+            nn.softmax_cross_entropy([[Value(1.0), Value(2.0)]], [bad])
+    with pytest.raises(TypeError, match="softmax_cross_entropy: classes must be numbers, "
+                                        "got str 'a'"):
+        nn.softmax_cross_entropy([[Value(1.0), Value(2.0)]], ["a"])
+    with pytest.raises(TypeError, match="softmax_cross_entropy: classes must be numbers, "
+                                        "got NoneType None"):
+        nn.softmax_cross_entropy([[Value(1.0), Value(2.0)]], [None])
     # One score per example where a list of logits per example is needed: a one-output
     # model trained with cross_entropy says so, not "1 predictions but 3 targets".
     with pytest.raises(ValueError, match="softmax_cross_entropy: got one number per example "
