@@ -326,6 +326,19 @@ def _power_slope(x: Any, n: float) -> Any:
     return n * x ** (n - 1.0)
 
 
+def _pow_base_slope(a: Any, b: Any) -> Any:
+    """d/da a**b for a Value or number exponent b.
+
+    A number b (backward) is `_power_slope`.  A Value b (create_graph) keeps b in the
+    graph, b * a**(b-1), so that d/db of this slope is right; only at a == 0 with b < 1,
+    where a**(b-1) would raise, it takes `_power_slope`'s constant (inf, or 0 for b == 0)
+    as the first-order pass does.
+    """
+    if not isinstance(b, Value) or (_data(a) == 0.0 and b.data < 1.0):
+        return _power_slope(a, _data(b))
+    return b * a ** (b - 1.0)
+
+
 def _log_base_slope(a: Any, out: Any) -> Any:
     """d/db a**b = a**b * log(a) for a > 0; 0 at a == 0 (b > 0); undefined (nan) for a < 0."""
     a_data = _data(a)
@@ -364,8 +377,7 @@ POW_CONST = _register(Op("**", lambda x, n: _pow_forward("**", x, n),
                          "d/dx = n x^(n-1)   (n a number)", has_param=True,
                          check=_check_pow_const, method="x ** n"))
 POW = _register(Op("pow", lambda a, b: _pow_forward("pow", a, b),
-                   lambda a, b, out: (_power_slope(a, _data(b)) if not isinstance(b, Value)
-                                      else b * a ** (b - 1.0), _log_base_slope(a, out)),
+                   lambda a, b, out: (_pow_base_slope(a, b), _log_base_slope(a, out)),
                    "d/da = b a^(b-1), d/db = a^b log(a)", 2, check=_check_pow,
                    method="a ** b"))
 EXP = _register(Op("exp", _exp_forward, lambda x, out: (out,), "d/dx = exp(x)",

@@ -169,3 +169,18 @@ def test_third_derivative_of_sin_and_a_polynomial() -> None:
     d2 = autograd.grad(d1, y, create_graph=True)
     d3 = autograd.grad(d2, y)
     assert (d1.data, d2.data, d3) == pytest.approx((4 * 1.3**3, 12 * 1.3**2, 24 * 1.3))
+
+
+@pytest.mark.parametrize("exponent, slope", [(0.5, np.inf), (0.0, 0.0)])
+def test_a_graph_of_the_derivative_of_a_power_at_a_zero_base(exponent, slope) -> None:
+    # d/da a**b at a = 0: b a^(b-1) is infinite for 0 < b < 1 and 0 for b = 0 (the
+    # constant 0 ** 0 = 1); its graph must not raise where the first-order pass gives it.
+    a, b = Value(0.0), Value(exponent)
+    assert autograd.grad(a ** b, [a, b]) == [slope, 0.0]
+    d_da, d_db = autograd.grad(a ** b, [a, b], create_graph=True)
+    assert (d_da.data, d_db.data) == (slope, 0.0)
+    # Away from zero the slope keeps b in its graph: d/db (b a^(b-1)) = a^(b-1) (1 + b log a).
+    a, b = Value(2.0), Value(0.0)
+    d_da = autograd.grad(a ** b, a, create_graph=True)
+    assert d_da.data == 0.0
+    assert autograd.grad(d_da, b) == 0.5
