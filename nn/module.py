@@ -65,6 +65,11 @@ def _check_activation(activation: str, where: str) -> Callable[[Value], Value] |
     return ACTIVATIONS[activation]
 
 
+def _check_init(init: str, where: str) -> None:
+    if init not in INITS:
+        raise ValueError(f"{where}: unknown init {init!r}; choose one of {', '.join(INITS)}")
+
+
 def _check_count(value: object, what: str, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
         raise ValueError(f"{where}: {what} must be a positive integer, got {value!r}")
@@ -85,17 +90,14 @@ def _make_rng(seed: int | None, rng: np.random.Generator | None,
     return np.random.default_rng(seed)
 
 
-def _draw_weights(rng: np.random.Generator, init: str, nout: int, nin: int,
-                  where: str) -> np.ndarray:
-    """A (nout, nin) float64 matrix of initial weights."""
-    if init == "uniform":
-        return rng.uniform(-1.0, 1.0, size=(nout, nin))
+def _draw_weights(rng: np.random.Generator, init: str, nout: int, nin: int) -> np.ndarray:
+    """A (nout, nin) float64 matrix of initial weights (`init` is already checked)."""
     if init == "xavier":
         bound = math.sqrt(6.0 / (nin + nout))
         return rng.uniform(-bound, bound, size=(nout, nin))
     if init == "he":
         return rng.normal(0.0, math.sqrt(2.0 / nin), size=(nout, nin))
-    raise ValueError(f"{where}: unknown init {init!r}; choose one of {', '.join(INITS)}")
+    return rng.uniform(-1.0, 1.0, size=(nout, nin))
 
 
 _BATCH_HINT = "; a model takes one example at a time: [model(x) for x in X]"
@@ -298,11 +300,10 @@ class Neuron(Module):
         if nonlin is not None:
             activation = "relu" if nonlin else "linear"
         self._act = _check_activation(activation, where)
-        if init not in INITS:
-            raise ValueError(f"{where}: unknown init {init!r}; choose one of {', '.join(INITS)}")
+        _check_init(init, where)
         if _weights is None:
-            _weights = _draw_weights(_make_rng(seed, rng, where), init, _fan_out, nin,
-                                     where)[0].tolist()
+            _weights = _draw_weights(_make_rng(seed, rng, where), init, _fan_out,
+                                     nin)[0].tolist()
         self._name = name
         self.activation = activation
         self.nin = nin
@@ -367,9 +368,8 @@ class Layer(Module):
         if nonlin is not None:
             activation = "relu" if nonlin else "linear"
         _check_activation(activation, where)
-        if init not in INITS:
-            raise ValueError(f"{where}: unknown init {init!r}; choose one of {', '.join(INITS)}")
-        weights = _draw_weights(_make_rng(seed, rng, where), init, nout, nin, where).tolist()
+        _check_init(init, where)
+        weights = _draw_weights(_make_rng(seed, rng, where), init, nout, nin).tolist()
         self._name = name
         self._neuron_tags: dict[str, list[str]] = {}
         self.activation = activation
@@ -422,6 +422,7 @@ class MLP(Module):
         sizes = [nin] + [_check_count(n, "every layer size", where) for n in nouts]
         _check_activation(activation, where)
         _check_activation(output_activation, where)
+        _check_init(init, where)
         generator = _make_rng(seed, rng, where)
         self.path = autograd.current_scope()
         self.activation = activation

@@ -159,8 +159,13 @@ def test_initialisations_have_their_documented_ranges():
     he = nn.Layer(fan_in, fan_out, init="he", seed=0).state_dict()["weight"]
     assert he.std() == pytest.approx(np.sqrt(2 / fan_in), rel=0.02)
     assert np.all(nn.Layer(fan_in, fan_out, init="he", seed=0).state_dict()["bias"] == 0)
-    with pytest.raises(ValueError, match="unknown init 'glorot'"):
-        nn.MLP(2, [1], init="glorot")
+    # Each class names itself (an MLP's mistake was reported by its first Layer).
+    for make, where in ((lambda: nn.MLP(2, [1], init="glorot"), "MLP"),
+                        (lambda: nn.Layer(2, 1, init="glorot"), "Layer"),
+                        (lambda: nn.Neuron(2, init="glorot"), "Neuron")):
+        with pytest.raises(ValueError, match=f"^{where}: unknown init 'glorot'; choose one of "
+                                             "uniform, xavier, he$"):
+            make()
 
 
 def test_bias_false_has_no_bias_parameter():
