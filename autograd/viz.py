@@ -48,7 +48,7 @@ import graphviz
 
 from ._html import CSS, JS, PAGE
 from .engine import Value, _as_float
-from .graph import topological_order
+from .graph import _local_derivatives, topological_order
 
 __all__ = [
     "draw_dot", "export_html", "GradientGraph", "GraphTooLargeError",
@@ -232,16 +232,6 @@ def _fill(b: int | str) -> tuple[str, str]:
         return VANISHING_FILL, VANISHING_FONT
     assert isinstance(b, int)
     return SCALE_FILLS[b], SCALE_FONTS[b]
-
-
-def _local_derivatives(node: Value) -> Sequence[float]:
-    """d node / d parent for each parent, on floats, exactly as `Value.backward` asks."""
-    fn = node._fn
-    assert fn is not None
-    args = [p.data for p in node.parents]
-    if fn.has_param:
-        return fn.derivative(*args, node.data, node._param)
-    return fn.derivative(*args, node.data)
 
 
 def _op_text(node: Value) -> str:
@@ -475,7 +465,7 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
         locals_: Sequence[float] | None = None
         if flows_known:
             try:
-                locals_ = _local_derivatives(node)
+                locals_ = _local_derivatives(node, as_values=False)
             except Exception:  # a broken user derivative: draw the edge without a width
                 locals_ = None
         for k, parent in enumerate(node.parents):
@@ -723,7 +713,7 @@ def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict]
         node = order[i]
         if node.is_leaf:
             continue
-        locals_ = _local_derivatives(node)
+        locals_ = _local_derivatives(node, as_values=False)
         g = running[i]
         formula = node._fn.formula if node._fn is not None else ""
         for k, parent in enumerate(node.parents):
