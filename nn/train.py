@@ -122,6 +122,8 @@ def _numbers(outputs: Sequence[Any]) -> np.ndarray:
 def predict(model: Module, X: np.ndarray) -> np.ndarray:
     """Model outputs for every row of X as numbers, computed without recording a graph."""
     X = np.asarray(X, dtype=np.float64)
+    if X.ndim and len(X) == 0:
+        raise ValueError("predict: X has no rows: there is nothing to predict")
     with autograd.no_grad():
         return _numbers([model(row) for row in X.tolist()])
 

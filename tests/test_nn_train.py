@@ -175,6 +175,10 @@ def test_predict_and_evaluate_record_no_graph():
     assert acc == np.mean(np.sign(out) == y)
     with autograd.no_grad():
         assert model([0.0, 0.0]).is_leaf
+    # No rows is said as such, as fit says it (it was an IndexError from inside predict).
+    with pytest.raises(ValueError, match="^predict: X has no rows: there is nothing to "
+                                         "predict$"):
+        nn.predict(model, np.zeros((0, 2)))
 
 
 def test_fit_rejects_bad_arguments_clearly():
