@@ -307,7 +307,7 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
         return history
 
     for epoch in range(1, epochs + 1):
-        total, outputs_seen, targets_seen = 0.0, [], []
+        total, scores_seen, targets_seen = 0.0, [], []
         lr_used = optimizer.lr
         for done, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle, rng), 1):
             good = [p.data for p in params]  # the weights this batch starts from
@@ -319,13 +319,14 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
                     objective = loss_fn(outputs, yb)
                     if l2:
                         objective = objective + l2_penalty(params, l2)
+                    # The numbers for the accuracy only: no batch's graph outlives its step.
+                    scores = _numbers(outputs) if acc_fn is not None else None
                 else:  # the compiled step computes the loss and its gradient together
                     optimizer.zero_grad()
                     value = step_c.backward(np.column_stack([Xb, yb]), reduction)
                     penalty = l2_penalty(params, l2) if l2 else None
                     objective = Value(value + (penalty.data if penalty is not None else 0.0))
-                    outputs = ([Value(v) for v in outputs_c(Xb).tolist()]
-                               if outputs_c is not None else [])
+                    scores = outputs_c(Xb) if outputs_c is not None else None
             except autograd.DomainError as err:
                 problem = f"an operation left its domain ({err})"
             else:
@@ -351,7 +352,8 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
                 return stop("non_finite", message)
             optimizer.step()
             total += objective.data * len(Xb)
-            outputs_seen.extend(outputs)
+            if scores is not None:
+                scores_seen.append(scores)
             targets_seen.append(yb)
             bar.batch(epoch, done, objective.data)
 
@@ -359,7 +361,7 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
         history.lr.append(lr_used)
         history.loss.append(total / len(X))
         seen_y = np.concatenate(targets_seen)
-        history.accuracy.append(acc_fn(_numbers(outputs_seen), seen_y) if acc_fn else None)
+        history.accuracy.append(acc_fn(np.concatenate(scores_seen), seen_y) if acc_fn else None)
         if X_val is not None:
             if step_c is not None:  # the compiled functions evaluate the whole set at once
                 per_example = step_c(np.column_stack([X_val, y_val])).tolist()

@@ -1,6 +1,7 @@
 """The fit loop: the two-moons demo, stopping rules, NaN handling, history and progress bar.
 References are closed forms and NumPy computations written here."""
 
+import gc
 import io
 import math
 
@@ -9,6 +10,7 @@ import pytest
 
 import autograd
 import nn
+from autograd import Value
 
 
 def numpy_mlp(state, X):
@@ -203,3 +205,20 @@ def test_fit_rejects_bad_arguments_clearly():
         nn.fit(model, np.full((3, 2), np.nan), [0, 1, 0])
     with pytest.raises(ValueError, match="validation must be \\(X_val, y_val\\) with 2"):
         nn.fit(model, X, y, validation=(np.zeros((3, 3)), [0, 0, 0]))
+
+
+def test_fit_keeps_no_batch_graph_alive_until_the_end_of_the_epoch():
+    # The accuracy needs the outputs' numbers only; holding the output Values kept every
+    # batch's graph (a dot node per neuron per example) alive for the whole epoch.
+    model = nn.MLP(2, [3, 1], seed=0)  # 4 neurons: 4 dot nodes per example
+    X, y = nn.moons(20, seed=0)
+    biases = {id(p) for name, p in model.named_parameters() if name.endswith(".b")}
+    live = []
+
+    def accuracy(scores, targets):  # counts this model's dot nodes still alive
+        live.append(sum(1 for o in gc.get_objects() if type(o) is Value and o.op == "dot"
+                        and id(o.parents[-1]) in biases))
+        return float(np.mean((scores > 0) == (targets > 0.5)))
+
+    nn.fit(model, X, y, loss="bce", epochs=1, batch_size=1, accuracy=accuracy, verbose=False)
+    assert live[0] <= 4  # the last batch's graph at most, not 20 of them
