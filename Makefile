@@ -21,10 +21,12 @@ bench: system-deps $(STAMP)
 	$(PY) -m pip install --quiet -e '.[bench]'
 	$(PY) benchmarks/run.py
 
-# The pictures of docs/drawing.md and docs/tour.md, drawn by docs/make_*pictures.py.
+# The pictures of docs/drawing.md, docs/tour.md and docs/nn.md, drawn by docs/make_*pictures.py.
 docs-images: system-deps $(STAMP)
+	$(PY) -m pip install --quiet -e '.[plot]'
 	$(PY) docs/make_pictures.py
 	$(PY) docs/make_tour_pictures.py
+	$(PY) docs/make_nn_pictures.py
 
 # Debian's graphviz provides the `dot` program that renders drawings.  Debian's python3
 # cannot create virtual environments until python3-venv (ensurepip) is installed.
