@@ -28,14 +28,22 @@ Notes:
 - `pow` with a Value exponent: the derivative with respect to the exponent, `a^b log(a)`,
   is 0 at `a = 0` and undefined (`nan`) for a negative base.
 - `sum` and `dot` take any number of inputs and record one node: `dot(w, x, b)` is the
-  weighted input of a neuron, `w_1 x_1 + ... + w_n x_n + b`.
+  weighted input of a neuron, `w_1 x_1 + ... + w_n x_n + b`. They add with `math.fsum`,
+  which raises (and so they raise `DomainError`) when finite terms add up past the
+  largest float; a term that is already infinite gives an infinite result instead.
+- `s(x)` in the `sigmoid` row is the sigmoid itself, `1 / (1 + exp(-x))`.
 - Operations you define with `@autograd.primitive` are added to `autograd.OPS` and appear
   in drawings under their own name.
 """
 
 
+# Operations whose forward rule raises DomainError by itself, without a `check`: the
+# exactly rounded sum (math.fsum) of finite terms that add up past the largest float.
+_RAISE_IN_FORWARD = {"sum", "dot"}
+
+
 def _row(op: Op) -> str:
-    checked = "yes" if op.check is not None else "no"
+    checked = "yes" if op.check is not None or op.name in _RAISE_IN_FORWARD else "no"
     written = op.method.replace("|", "\\|")
     return f"| `{op.name}` | `{written}` | {op.formula} | {checked} |"
 
