@@ -23,7 +23,6 @@ bench: system-deps $(STAMP)
 
 # The pictures of docs/drawing.md, docs/tour.md and docs/nn.md, drawn by docs/make_*pictures.py.
 docs-images: system-deps $(STAMP)
-	$(PY) -m pip install --quiet -e '.[plot]'
 	$(PY) docs/make_pictures.py
 	$(PY) docs/make_tour_pictures.py
 	$(PY) docs/make_nn_pictures.py
