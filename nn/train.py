@@ -97,14 +97,17 @@ ACCURACY: dict[str, Callable[[np.ndarray, np.ndarray], float] | None] = {
 }
 
 
+def _loss_name(loss: Any) -> str | None:
+    """The name of a loss given by name or as one of `LOSSES`' functions (None: custom)."""
+    if isinstance(loss, str):
+        return loss
+    return next((name for name, fn in LOSSES.items() if fn is loss), None)
+
+
 def _accuracy_for(loss: Any, accuracy: Any) -> Callable[[np.ndarray, np.ndarray], float] | None:
     if accuracy == "auto":
-        if isinstance(loss, str):
-            return ACCURACY.get(loss)
-        for name, fn in LOSSES.items():
-            if fn is loss:
-                return ACCURACY.get(name)
-        return None
+        name = _loss_name(loss)
+        return None if name is None else ACCURACY.get(name)
     if accuracy is None or callable(accuracy):
         return accuracy
     raise ValueError(f"fit: accuracy must be 'auto', None or a function (outputs, y) -> "
@@ -190,8 +193,7 @@ _COMPILED_REDUCTIONS = {"mse": "mean", "hinge": "mean", "bce": "mean",
 def _compile_for_fit(model: Module, loss: Any, loss_fn: Callable[..., Value], y: np.ndarray,
                      need_outputs: bool) -> tuple[Any, Any, str]:
     """The compiled per-example loss (and model output, for the accuracy) for `fit`."""
-    name = loss if isinstance(loss, str) else next(
-        (n for n, fn in LOSSES.items() if fn is loss), None)
+    name = _loss_name(loss)
     if name not in _COMPILED_REDUCTIONS:
         if name is None:
             what = ("a custom loss function (how it combines the examples of a batch is "
