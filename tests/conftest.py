@@ -7,8 +7,20 @@ examples each run and keeps finding new cases.
 
 import os
 
+import pytest
 from hypothesis import settings
+
+from autograd import OPS
 
 settings.register_profile("ci", derandomize=True, deadline=None)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@pytest.fixture
+def fresh_ops():
+    """Forget primitives a test registers, so later tests see only the built-in table."""
+    before = set(OPS)
+    yield
+    for name in set(OPS) - before:
+        del OPS[name]

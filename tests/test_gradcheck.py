@@ -19,15 +19,6 @@ from autograd.gradcheck import (
 )
 
 
-@pytest.fixture
-def fresh_ops():
-    """Forget primitives a test registers, so later tests see only the built-in table."""
-    before = set(OPS)
-    yield
-    for name in set(OPS) - before:
-        del OPS[name]
-
-
 def unique(name):
     return f"{name}_{uuid.uuid4().hex[:8]}"
 

@@ -16,14 +16,6 @@ from nn.check import NETWORKS, check_networks, main
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def fresh_ops():
-    before = set(OPS)
-    yield
-    for name in set(OPS) - before:
-        del OPS[name]
-
-
 def run(argv):
     out = io.StringIO()
     status = main(argv, out=out)
