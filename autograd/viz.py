@@ -518,8 +518,10 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
                    key=lambda item: _natural(level_of[item.node_id]))
     slots = iter(boxes)
     items = [next(slots) if item.node_id.startswith("g") else item for item in items]
+    # Names equal but for leading zeros ('n01', 'n1') tie on the natural key; the text
+    # breaks the tie, or the set's order (a per-process string hash) would decide.
     clusters = sorted({level for item in items for level in scope_levels(item.cluster)},
-                      key=_natural)
+                      key=lambda level: (_natural(level), level))
     return _Layout(items, edges, clusters, pending, page_grads is not None, grad_reference,
                    flow_reference)
 

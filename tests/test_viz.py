@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import graphviz
@@ -174,6 +176,33 @@ def test_same_graph_gives_the_same_source_and_ids_do_not_come_from_memory():
     node_ids = re.findall(r"^\s*(\w+) \[", source, flags=re.M)
     assert set(node_ids) >= {"v0", "v1", "v2", "o2", "v6", "o6"}
     assert all(re.fullmatch(r"[vog]\d+|node|edge|graph", n) for n in node_ids)
+
+
+SCOPES_EQUAL_BUT_FOR_ZEROS = """
+import autograd
+from autograd import Value, scope
+leaves = []
+for name in ("n01", "n1", "n001"):
+    with scope(name):
+        leaves.append(Value(2.0, "w"))
+y = leaves[0] * leaves[1] * leaves[2]
+y.backward()
+print(autograd.draw_dot(y).source)
+"""
+
+
+def test_the_source_does_not_depend_on_the_process_string_hash():
+    # Scopes 'n01' and 'n1' sort alike by number; their clusters came in the order of a
+    # set, which changes with PYTHONHASHSEED from one Python process to the next.
+    sources = set()
+    for hash_seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": hash_seed}
+        done = subprocess.run([sys.executable, "-c", SCOPES_EQUAL_BUT_FOR_ZEROS], env=env,
+                              capture_output=True, text=True, check=True)
+        sources.add(done.stdout)
+    assert len(sources) == 1
+    labels = re.findall(r"label=<(n0*1)>", sources.pop())
+    assert labels == ["n001", "n01", "n1"]
 
 
 def test_clusters_nest_by_scope_for_a_tagged_network():
