@@ -97,14 +97,19 @@ def read_state(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict[str
     return arrays, meta
 
 
-def load_into(module: Module, path: str | os.PathLike) -> None:
-    """Load a checkpoint into an existing model, checking every key and shape first."""
-    arrays, _ = read_state(path)
+def _load_state(module: Module, arrays: dict[str, np.ndarray], where: str) -> None:
+    """`load_state_dict`, its mismatch errors turned into a `SerializationError`."""
     try:
         module.load_state_dict(arrays)
     except (KeyError, ValueError, TypeError) as err:
         message = err.args[0] if err.args else str(err)
-        raise SerializationError(f"load {os.fspath(path)!r}: {message}") from None
+        raise SerializationError(f"{where}: {message}") from None
+
+
+def load_into(module: Module, path: str | os.PathLike) -> None:
+    """Load a checkpoint into an existing model, checking every key and shape first."""
+    arrays, _ = read_state(path)
+    _load_state(module, arrays, f"load {os.fspath(path)!r}")
 
 
 def load_model(path: str | os.PathLike) -> Module:
@@ -127,9 +132,5 @@ def load_model(path: str | os.PathLike) -> Module:
     except (KeyError, IndexError, TypeError) as err:
         raise SerializationError(f"load_model: {os.fspath(path)!r} has an incomplete "
                                  f"architecture description ({err!r})") from None
-    try:
-        model.load_state_dict(arrays)
-    except (KeyError, ValueError, TypeError) as err:
-        message = err.args[0] if err.args else str(err)
-        raise SerializationError(f"load_model {os.fspath(path)!r}: {message}") from None
+    _load_state(model, arrays, f"load_model {os.fspath(path)!r}")
     return model
