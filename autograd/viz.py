@@ -288,6 +288,16 @@ def _total(flows: list[float]) -> float:
     return math.fsum(abs(f) for f in flows)
 
 
+def _paint(attrs: dict[str, str], grad: float, reference: float) -> None:
+    """Fill a box by the decade of `grad`; a vanishing one also gets a dashed grey border."""
+    b = _bin(grad, reference)
+    fill, font = _fill(b)
+    attrs.update(fillcolor=fill, fontcolor=font)
+    if b == "vanishing":
+        attrs["style"] += ",dashed"
+        attrs["color"] = VANISHING_FONT
+
+
 def _edge_attrs(edge: _Edge, pending: bool, reference: float) -> dict[str, str]:
     if pending or not edge.flows:
         return {"id": edge.edge_id}
@@ -331,12 +341,7 @@ def _value_attrs(v: Value, kind: str, pending: bool, reference: float,
         attrs.update(fillcolor=PENDING_FILL, fontcolor=INK)
         attrs["tooltip"] = f"{kind}: data {v.data!r} (no backward pass yet)"
         return attrs
-    b = _bin(v.grad, reference)
-    fill, font = _fill(b)
-    attrs.update(fillcolor=fill, fontcolor=font)
-    if b == "vanishing":
-        attrs["style"] += ",dashed"
-        attrs["color"] = VANISHING_FONT
+    _paint(attrs, v.grad, reference)
     attrs["tooltip"] = f"{kind}: data {v.data!r}, grad {v.grad!r}"
     return attrs
 
@@ -374,12 +379,7 @@ def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Va
         key = math.nan if any(math.isnan(s) for s in sizes) else max(sizes)
     else:
         key = outputs[0].grad if outputs else 0.0
-    b = _bin(key, reference)
-    fill, font = _fill(b)
-    attrs.update(fillcolor=fill, fontcolor=font)
-    if b == "vanishing":
-        attrs["style"] += ",dashed"
-        attrs["color"] = VANISHING_FONT
+    _paint(attrs, key, reference)
     return attrs
 
 
