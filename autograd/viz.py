@@ -717,7 +717,7 @@ def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict]
             continue
         locals_ = _local_derivatives(node, as_values=False)
         g = running[i]
-        formula = node._fn.formula if node._fn is not None else ""
+        formula = node._fn.formula  # not a leaf, so it has an operation
         for k, parent in enumerate(node.parents):
             j = index[parent]
             local = locals_[k]
