@@ -275,7 +275,7 @@ class Expression:
         except (DomainError, ZeroDivisionError, OverflowError) as error:
             span = _span(self.text, node, self._offset)
             raise ExpressionError(str(error), self.text, span.column, span.fragment) from None
-        if not isinstance(args[0], Value) and all(not isinstance(a, Value) for a in args):
+        if not any(isinstance(a, Value) for a in args):
             return result.data if isinstance(result, Value) else result  # a constant
         return result
 
