@@ -944,9 +944,9 @@ class Compiled:
             terms = []
             for (w_layout, x_layout), ts in classes.items():
                 w = _Operand(w_layout[0], index[:, ts], w_layout[1])
-                x = _Operand(x_layout[0], index[:, [n + t for t in ts]], x_layout[1])
-                shared = None
                 x_rows = index[:, [n + t for t in ts]]
+                x = _Operand(x_layout[0], x_rows, x_layout[1])
+                shared = None
                 if w.const and not x.const and np.all(x_rows == x_rows[0]):
                     shared = _compact(x_rows[0])
                 terms.append((w, x, shared))
