@@ -135,8 +135,7 @@ class ReferenceNetwork:
         self.leaky_alpha = float(leaky_alpha)
 
     def __repr__(self) -> str:
-        sizes = [self.weights[0].shape[1]] + [w.shape[0] for w in self.weights]
-        return f"ReferenceNetwork(sizes={sizes}, activations={self.activations})"
+        return f"ReferenceNetwork(sizes={self.sizes}, activations={self.activations})"
 
     @property
     def sizes(self) -> list[int]:
