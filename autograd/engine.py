@@ -659,8 +659,7 @@ class Value:
 
     def detach(self) -> Value:
         """A new leaf with the same data, cut off from the graph."""
-        out = Value(self.data, self.label)
-        return out
+        return Value(self.data, self.label)
 
     # -- gradients ---------------------------------------------------------------------
     def backward(self, gradient: Number = 1.0) -> None:
