@@ -377,10 +377,14 @@ def run_demo(args: argparse.Namespace) -> int:
 
 
 def _save_model(model: object, path: Path) -> Path:
+    from nn.serialize import SerializationError
+
     try:
         model.save(str(path))  # type: ignore[attr-defined]
     except OSError as error:
         raise CommandError(f"cannot write {path}: {error.strerror or error}", FAILURE) from None
+    except SerializationError as error:  # save's own one line for a file it cannot write
+        raise CommandError(str(error), FAILURE) from None
     return path
 
 

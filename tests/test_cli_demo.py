@@ -193,6 +193,18 @@ def test_out_must_be_a_folder(capsys, tmp_path):
     assert status == 2 and "is a file, not a folder" in err
 
 
+def test_a_model_file_that_cannot_be_written_is_one_line(capsys, tmp_path):
+    # save() reports an unwritable file as a SerializationError, which the demo let
+    # through as a traceback; a folder where model.npz goes makes any file system refuse.
+    out = tmp_path / "demo"
+    (out / "model.npz").mkdir(parents=True)
+    status = main(["demo", "--epochs", "1", "--hidden", "3", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert err == (f"chainrule demo: error: save: cannot write "
+                   f"{str(out / 'model.npz')!r}: Is a directory\n")
+
+
 def test_the_default_demo_separates_the_moons(capsys, tmp_path):
     # The defaults as documented (two moons, 16-16 hidden units, 100 epochs, seed 0):
     # every training point on the right side, recomputed with NumPy from the saved weights.
