@@ -189,26 +189,35 @@ def _render(drawing: Any, path: Path, out_format: str = "svg") -> Path:
         return path
     try:
         data = drawing.pipe(format=out_format, quiet=True)  # dot's stderr: in our message
-    except graphviz.ExecutableNotFound:
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError) as error:
         source = path.with_suffix(".dot")
         _write(source, drawing.source.encode("utf-8"))
-        raise CommandError(
-            "the Graphviz program 'dot' is missing, so nothing could be drawn: install it "
-            f"(on Debian: sudo apt-get install graphviz); the DOT source is in {source}",
-            FAILURE) from None
-    except graphviz.CalledProcessError as error:
-        source = path.with_suffix(".dot")
-        _write(source, drawing.source.encode("utf-8"))
-        said = (error.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        raise CommandError(
-            f"Graphviz's dot failed (exit status {error.returncode}"
-            f"{': ' + said[0] if said else ''}); the DOT source is in {source}",
-            FAILURE) from None
+        raise _graphviz_error(error, f"; the DOT source is in {source}") from None
     _write(path, data)
     return path
 
 
+def _graphviz_error(error: Exception, kept: str = "") -> CommandError:
+    """The one line (status 1) for a `dot` that is missing or failed; `kept` says what was
+    written instead."""
+    import graphviz
+
+    if isinstance(error, graphviz.ExecutableNotFound):
+        return CommandError("the Graphviz program 'dot' is missing, so nothing could be drawn: "
+                            f"install it (on Debian: sudo apt-get install graphviz){kept}",
+                            FAILURE)
+    assert isinstance(error, graphviz.CalledProcessError)
+    stderr = error.stderr or b""
+    if isinstance(stderr, bytes):
+        stderr = stderr.decode("utf-8", "replace")
+    said = stderr.strip().splitlines()
+    return CommandError(f"Graphviz's dot failed (exit status {error.returncode}"
+                        f"{': ' + said[0] if said else ''}){kept}", FAILURE)
+
+
 def _write_html(root: Value, path: Path, max_nodes: int = 150) -> Path:
+    import graphviz
+
     from autograd.viz import GraphTooLargeError, export_html
 
     try:
@@ -217,6 +226,8 @@ def _write_html(root: Value, path: Path, max_nodes: int = 150) -> Path:
         raise CommandError(f"the graph has more than --max-nodes {max_nodes} nodes, too many "
                            "for the step-through page; give a larger --max-nodes to write it "
                            "anyway") from None
+    except (graphviz.ExecutableNotFound, graphviz.CalledProcessError) as error:
+        raise _graphviz_error(error) from None  # the page needs dot's drawing
     except OSError as error:
         raise CommandError(f"cannot write {path}: {error.strerror or error}", FAILURE) from None
     return path

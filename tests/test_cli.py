@@ -173,6 +173,32 @@ def test_graph_when_dot_fails_keeps_the_source(capsys, tmp_path, monkeypatch):
     assert not path.exists() and (tmp_path / "g.dot").is_file()
 
 
+def test_the_page_without_dot_or_with_a_failing_dot_is_one_line(capsys, tmp_path,
+                                                               monkeypatch):
+    # --html writes the page first, and its drawing needs dot: that was a traceback.
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` program on this PATH
+    path = tmp_path / "g.svg"
+    status, out, err = run(capsys, "graph", "x + 1", "--set", "x=1", "--out", str(path),
+                           "--html")
+    assert (status, out) == (1, "")
+    assert err == ("chainrule graph: error: the Graphviz program 'dot' is missing, so "
+                   "nothing could be drawn: install it (on Debian: sudo apt-get install "
+                   "graphviz)\n")
+    assert list(tmp_path.iterdir()) == []
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    dot = fake / "dot"
+    dot.write_text("#!/bin/sh\necho 'Error: out of ink' >&2\nexit 3\n")
+    dot.chmod(0o755)
+    monkeypatch.setenv("PATH", str(fake))  # this `dot` fails
+    status, out, err = run(capsys, "graph", "x + 1", "--set", "x=1", "--out", str(path),
+                           "--html")
+    assert (status, out) == (1, "")
+    assert "Traceback" not in err
+    assert err.endswith("chainrule graph: error: Graphviz's dot failed (exit status 3: "
+                        "Error: out of ink)\n")
+
+
 # (arguments after 'graph', words the one-line error must contain)
 MISTAKES = [
     (["x.data", "--set", "x=1"], ['"x.data"', "column 1", "attribute"]),
