@@ -153,11 +153,14 @@ def _escape(text: str, for_dot: bool = True) -> str:
     inside an HTML page).
 
     & < > " ' become entities; control characters (which XML forbids) become spaces.  For
-    dot a backslash is doubled too, or dot would read ``\\N`` as the node's name.
+    dot a backslash is doubled too, or dot would read ``\\N`` as the node's name, and ']'
+    becomes ``&#93;``: dot (2.43) rejects a label text that is just ']' or ']]'.
     """
     cleaned = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text)
     escaped = html.escape(cleaned, quote=True)
-    return escaped.replace("\\", "\\\\") if for_dot else escaped
+    if not for_dot:
+        return escaped
+    return escaped.replace("\\", "\\\\").replace("]", "&#93;")
 
 
 def node_kind(value: Value, root: Value) -> str:

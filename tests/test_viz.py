@@ -11,7 +11,7 @@ from pathlib import Path
 import graphviz
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from vizhelpers import (
     SVG,
@@ -464,6 +464,8 @@ LABEL_CHARS = st.characters(blacklist_categories=("Cs", "Cc", "Zs", "Zl", "Zp"))
 
 @settings(max_examples=40, deadline=None)
 @given(label=st.text(alphabet=LABEL_CHARS, min_size=1, max_size=12))
+@example(label="]")  # dot refused a label text that is just ']' (a syntax error)
+@example(label="]]")
 def test_any_printable_label_comes_back_exactly(label):
     a = Value(1.0, label=label)
     with autograd.scope(label):
