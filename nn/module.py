@@ -446,7 +446,10 @@ class MLP(Module):
         return out
 
     def __call__(self, x: Any) -> Value | list[Value]:
-        return self._forward(_as_inputs(x, self.nin, "MLP"), autograd.current_scope())
+        # As `_call_scope`: at the top level, the path its parameters carry (an MLP built
+        # inside a scope keeps it); inside an enclosing scope, that scope.
+        return self._forward(_as_inputs(x, self.nin, "MLP"),
+                             autograd.current_scope() or self.path)
 
     def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
         return [(f"layers.{i}.", layer.neurons) for i, layer in enumerate(self.layers)]

@@ -70,6 +70,20 @@ def test_a_neuron_called_alone_is_tagged_like_its_parameters():
     assert [h.scope for h in hidden] == [f"layers.0.neurons.{j}" for j in range(3)]
 
 
+def test_a_model_built_inside_a_scope_tags_its_values_like_its_parameters():
+    # A Layer built inside scope('m') and called at the top level already did; an MLP
+    # tagged its values 'layers.1.neurons.0' beside parameters 'm.layers.1.neurons.0'.
+    with autograd.scope("m"):
+        model = nn.MLP(2, [3, 1], seed=0)
+        layer = nn.Layer(2, 2, seed=0)
+    for out in (model([0.5, -1.0]), *layer([0.5, -1.0])):
+        dots = [v for v in autograd.topological_order(out) if v.op == "dot"]
+        assert dots and all(d.scope == d.parents[-1].scope for d in dots)  # bias's scope
+    assert model([0.5, -1.0]).scope == "m.layers.1.neurons.0"
+    with autograd.scope("k"):  # an enclosing scope still prefixes the layers
+        assert model([0.5, -1.0]).scope == "k.layers.1.neurons.0"
+
+
 def test_one_dot_node_per_neuron_then_the_activation():
     neuron = nn.Neuron(3, activation="tanh", seed=1)
     out = neuron([1.0, 2.0, 3.0])
