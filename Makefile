@@ -27,42 +27,34 @@ docs-images: system-deps $(STAMP)
 	$(PY) docs/make_tour_pictures.py
 	$(PY) docs/make_nn_pictures.py
 
+# $(call apt-install,PACKAGES,WHAT IS MISSING): as root, install Debian packages with
+# apt-get; otherwise say which command would, and stop.  (No commas in the arguments.)
+define apt-install
+if [ "$$(id -u)" = 0 ]; then \
+  echo "$(2): installing $(1) with apt-get"; \
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(1) >/dev/null; \
+else \
+  echo "$(2): run 'sudo apt-get install $(1)' and try again." >&2; \
+  exit 1; \
+fi
+endef
+
 # Debian's graphviz provides the `dot` program that renders drawings.  Debian's python3
 # cannot create virtual environments until python3-venv (ensurepip) is installed.
 system-deps:
 	@if [ ! -x $(PY) ] && ! $(PYTHON) -c 'import ensurepip, venv' >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing python3-venv (to create .venv) with apt-get"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null; \
-	  else \
-	    echo "$(PYTHON) cannot create a virtual environment: run 'sudo apt-get install python3-venv' and try again." >&2; \
-	    exit 1; \
-	  fi; \
+	  $(call apt-install,python3-venv,$(PYTHON) cannot create a virtual environment); \
 	fi
 	@if ! command -v dot >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing graphviz (the dot program) with apt-get"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null; \
-	  else \
-	    echo "The 'dot' program is missing: run 'sudo apt-get install graphviz' and try again." >&2; \
-	    exit 1; \
-	  fi; \
+	  $(call apt-install,graphviz,The 'dot' program is missing); \
 	fi
 
 # Debian's chromium and its driver run the step-through page's test (tests/test_viz_page.py).
 # Only `make test` needs them, so `make demo` does not install a browser.
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
-	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "Installing chromium and chromium-driver with apt-get (for the page test)"; \
-	    DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
-	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
-	  else \
-	    echo "chromium is missing: run 'sudo apt-get install chromium chromium-driver' and try again." >&2; \
-	    exit 1; \
-	  fi; \
+	  $(call apt-install,chromium chromium-driver,chromium is missing); \
 	fi
 
 $(STAMP): setup.cfg pyproject.toml
