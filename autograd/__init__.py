@@ -4,6 +4,7 @@ Not HIPS autograd: this package is installed as ``chainrule`` and imported as
 ``autograd``.  ``autograd.__chainrule__`` is True to tell the two apart.
 """
 
+from .collector import defer_full_gc
 from .compile import GraphMismatchError, compile
 from .engine import (
     OPS,
@@ -44,5 +45,5 @@ __all__ = [
     "topological_order", "edges", "leaves", "count_nodes",
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "softplus", "sin", "cos",
     "absolute", "dot", "sum_values", "central_difference", "gradcheck", "GradcheckError",
-    "draw_dot", "compile", "GraphMismatchError", "__version__",
+    "draw_dot", "compile", "GraphMismatchError", "defer_full_gc", "__version__",
 ]

@@ -1,0 +1,82 @@
+"""Keep Python's full garbage collections off a large graph while it is being built.
+
+CPython's cyclic garbage collector sorts container objects into three generations.  A
+young collection (generations 0 and 1) looks only at objects made since the previous
+one, so its cost per node is the same for a graph of a thousand nodes or of a million.
+A full collection (generation 2) looks at *every* live container, and CPython runs one
+each time the number of long-lived objects has grown by a quarter since the last: while
+a graph of a million nodes is built, about eleven full collections walk it, each one
+longer than the last, and together they take more time than building and
+differentiating the graph (``benchmarks/run.py`` measures it; see docs/performance.md).
+
+Those walks find nothing to free in a chainrule graph: a node refers only to its
+parents, its `Op` and plain numbers and strings, so graphs have no reference cycles and
+reference counting frees each one the moment its last reference goes.  `defer_full_gc`
+therefore holds back full collections only, for as long as the block runs; young
+collections go on, so short-lived cycles the rest of the program makes are still freed
+on time.  On leaving the block the usual threshold comes back, and the first young
+collection after it may run the full collection that was deferred.
+
+The collector's settings belong to the whole process, so this is opt-in, never done
+behind the user's back.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import threading
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["defer_full_gc", "DEFERRED_THRESHOLD"]
+
+# gc's third threshold counts young (generation 1) collections between full ones.  A
+# billion of them, at one per 7,000 new objects, is never reached in practice.
+DEFERRED_THRESHOLD = 1_000_000_000
+
+_lock = threading.Lock()
+_depth = 0          # open blocks, in all threads together
+_saved_threshold = 0
+
+
+class defer_full_gc:  # noqa: N801 - named like a function, as no_grad is
+    """Context manager and decorator: no full garbage collection while it is open.
+
+    >>> import autograd
+    >>> with autograd.defer_full_gc():
+    ...     pass   # build and differentiate a graph of millions of nodes here
+
+    Blocks nest, and may be open in several threads at once: full collections resume
+    when the last one closes.  If the program sets gc's third threshold itself inside
+    the block, that setting is kept on leaving.  An explicit ``gc.collect()`` still
+    runs a full collection.
+    """
+
+    def __enter__(self) -> defer_full_gc:
+        global _depth, _saved_threshold
+        with _lock:
+            if _depth == 0:
+                young, middle, full = gc.get_threshold()
+                _saved_threshold = full
+                gc.set_threshold(young, middle, DEFERRED_THRESHOLD)
+            _depth += 1
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        global _depth
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                young, middle, full = gc.get_threshold()
+                # Only undo our own setting: one the program made meanwhile stands.
+                if full == DEFERRED_THRESHOLD:
+                    gc.set_threshold(young, middle, _saved_threshold)
+
+    def __call__(self, func: Callable) -> Callable:
+        @functools.wraps(func)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with defer_full_gc():
+                return func(*args, **kwargs)
+
+        return wrapper

@@ -1,0 +1,139 @@
+"""defer_full_gc: no full collection while open, young ones go on, settings come back."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+from collections.abc import Iterator
+
+import pytest
+
+import autograd
+from autograd.collector import DEFERRED_THRESHOLD
+from autograd.engine import Value
+
+
+@pytest.fixture(autouse=True)
+def gc_settings() -> Iterator[tuple[int, int, int]]:
+    """Start from known thresholds and put the process's own back afterwards."""
+    saved = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    gc.collect()
+    yield gc.get_threshold()
+    gc.set_threshold(*saved)
+
+
+class Generations:
+    """Records the generation of every collection that runs (through gc.callbacks)."""
+
+    def __init__(self) -> None:
+        self.seen: list[int] = []
+
+    def __call__(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self.seen.append(info["generation"])
+
+    def __enter__(self) -> Generations:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def chain(ops: int) -> Value:
+    y = Value(1.0)
+    for _ in range(ops):
+        y = y * 1.0 + 0.0
+    return y
+
+
+def test_only_the_full_threshold_changes_and_it_comes_back() -> None:
+    with autograd.defer_full_gc():
+        assert gc.get_threshold() == (700, 10, DEFERRED_THRESHOLD)
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_settings_come_back_when_the_block_raises() -> None:
+    with pytest.raises(autograd.DomainError), autograd.defer_full_gc():
+        Value(1.0) / 0.0
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_nested_blocks_restore_when_the_outermost_closes() -> None:
+    with autograd.defer_full_gc():
+        with autograd.defer_full_gc():
+            pass
+        assert gc.get_threshold()[2] == DEFERRED_THRESHOLD
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_as_a_decorator() -> None:
+    @autograd.defer_full_gc()
+    def threshold_inside(x: float) -> int:
+        return gc.get_threshold()[2] + int(x)
+
+    assert threshold_inside(1.0) == DEFERRED_THRESHOLD + 1
+    assert threshold_inside.__name__ == "threshold_inside"
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_a_setting_made_inside_the_block_is_kept() -> None:
+    with autograd.defer_full_gc():
+        gc.set_threshold(500, 5, 3)
+    assert gc.get_threshold() == (500, 5, 3)
+
+
+def test_blocks_in_two_threads_overlap() -> None:
+    """A enters, B enters, A leaves (still deferred for B), B leaves (restored)."""
+    b_inside, a_left = threading.Event(), threading.Event()
+    seen: dict[str, int] = {}
+
+    def thread_b() -> None:
+        with autograd.defer_full_gc():
+            b_inside.set()
+            a_left.wait(10)
+            seen["after A left"] = gc.get_threshold()[2]
+
+    with autograd.defer_full_gc():
+        worker = threading.Thread(target=thread_b)
+        worker.start()
+        assert b_inside.wait(10)
+    a_left.set()
+    worker.join(10)
+    assert seen["after A left"] == DEFERRED_THRESHOLD
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_no_full_collection_while_a_large_graph_is_built() -> None:
+    # A multiply-add makes 4 nodes.  CPython runs a full collection once the objects that
+    # outlived young collections exceed a quarter of the long-lived ones, so a graph as
+    # large as everything else alive in this process is sure to meet one outside.
+    ops = max(200_000, len(gc.get_objects()) // 4)
+    with Generations() as outside:
+        y = chain(ops)
+        y.backward()
+    del y
+    gc.collect()
+    with Generations() as inside, autograd.defer_full_gc():
+        y = chain(ops)
+        y.backward()
+    assert 2 in outside.seen
+    assert 2 not in inside.seen
+    assert inside.seen.count(0) > 1000      # young collections went on all along
+    del y
+
+
+def test_young_cycles_are_still_collected_inside_the_block() -> None:
+    class Node:
+        pass
+
+    with Generations() as seen, autograd.defer_full_gc():
+        a, b = Node(), Node()
+        a.other, b.other = b, a          # a reference cycle: only the collector frees it
+        freed = weakref.ref(a)
+        del a, b
+        keep = [[] for _ in range(5_000)]  # enough new containers for young collections
+        assert freed() is None
+    assert len(keep) == 5_000 and 0 in seen.seen and 2 not in seen.seen
