@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import functools
 import gc
+import inspect
+import os
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -35,9 +37,28 @@ __all__ = ["defer_full_gc", "DEFERRED_THRESHOLD"]
 # billion of them, at one per 7,000 new objects, is never reached in practice.
 DEFERRED_THRESHOLD = 1_000_000_000
 
+_DEFAULT_FULL_THRESHOLD = 10   # CPython's own
 _lock = threading.Lock()
 _depth = 0          # open blocks, in all threads together
 _saved_threshold = 0
+_pid = os.getpid()  # the process whose blocks _depth counts
+
+
+def _reset_in_child() -> None:
+    """A forked child has no open blocks (they belong to the parent's threads, and
+    multiprocessing workers never unwind to them): give it the threshold back."""
+    global _lock, _depth, _pid
+    _lock = threading.Lock()
+    _pid = os.getpid()
+    if _depth:
+        _depth = 0
+        young, middle, full = gc.get_threshold()
+        if full == DEFERRED_THRESHOLD:
+            gc.set_threshold(young, middle, _saved_threshold)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_in_child)
 
 
 class defer_full_gc:  # noqa: N801 - named like a function, as no_grad is
@@ -55,16 +76,23 @@ class defer_full_gc:  # noqa: N801 - named like a function, as no_grad is
 
     def __enter__(self) -> defer_full_gc:
         global _depth, _saved_threshold
+        self._pid = os.getpid()
         with _lock:
             if _depth == 0:
                 young, middle, full = gc.get_threshold()
-                _saved_threshold = full
+                # Never take our own setting for the program's: if it is still there
+                # (code that saved it inside a block put it back after one closed, or
+                # an interrupt between these lines), it is undone this time.
+                _saved_threshold = (_DEFAULT_FULL_THRESHOLD if full == DEFERRED_THRESHOLD
+                                    else full)
                 gc.set_threshold(young, middle, DEFERRED_THRESHOLD)
             _depth += 1
         return self
 
     def __exit__(self, *exc: object) -> None:
         global _depth
+        if getattr(self, "_pid", _pid) != _pid:
+            return      # entered in the parent before a fork: _reset_in_child closed it
         with _lock:
             _depth -= 1
             if _depth == 0:
@@ -74,6 +102,12 @@ class defer_full_gc:  # noqa: N801 - named like a function, as no_grad is
                     gc.set_threshold(young, middle, _saved_threshold)
 
     def __call__(self, func: Callable) -> Callable:
+        if inspect.isgeneratorfunction(func) or inspect.iscoroutinefunction(func) \
+                or inspect.isasyncgenfunction(func):
+            raise TypeError("defer_full_gc() cannot decorate a generator or coroutine "
+                            "function: the block would close before its body runs; "
+                            "use `with autograd.defer_full_gc():` inside it")
+
         @functools.wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             with defer_full_gc():

@@ -121,7 +121,10 @@ def test_no_full_collection_while_a_large_graph_is_built() -> None:
         y.backward()
     assert 2 in outside.seen
     assert 2 not in inside.seen
-    assert inside.seen.count(0) > 1000      # young collections went on all along
+    # young collections went on all along, as often as outside (not a fixed count,
+    # which depends on how many objects the engine allocates per node)
+    assert 1 in inside.seen
+    assert inside.seen.count(0) >= 0.9 * outside.seen.count(0) > 0
     del y
 
 
@@ -137,3 +140,41 @@ def test_young_cycles_are_still_collected_inside_the_block() -> None:
         keep = [[] for _ in range(5_000)]  # enough new containers for young collections
         assert freed() is None
     assert len(keep) == 5_000 and 0 in seen.seen and 2 not in seen.seen
+
+
+def test_a_stale_deferred_threshold_is_not_taken_for_the_programs() -> None:
+    """Code that saved the thresholds inside a block and put them back after it closed
+    (as another thread's code may) leaves ours behind; the next block must not keep it."""
+    with autograd.defer_full_gc():
+        saved_inside = gc.get_threshold()
+    gc.set_threshold(*saved_inside)
+    with autograd.defer_full_gc():
+        pass
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs fork")
+def test_a_child_forked_inside_a_block_gets_full_collections_back() -> None:
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+    with autograd.defer_full_gc():
+        child = ctx.Process(target=lambda: queue.put(gc.get_threshold()))
+        child.start()
+        in_child = queue.get(timeout=30)
+        child.join(30)
+    assert in_child == (700, 10, 10)
+    assert gc.get_threshold() == (700, 10, 10)
+
+
+def test_generator_and_coroutine_functions_are_refused() -> None:
+    def gen() -> Iterator[int]:
+        yield 1
+
+    async def coro() -> None:
+        pass
+
+    for func in (gen, coro):
+        with pytest.raises(TypeError, match="generator or coroutine"):
+            autograd.defer_full_gc()(func)
