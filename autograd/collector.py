@@ -3,22 +3,27 @@
 CPython's cyclic garbage collector sorts container objects into three generations.  A
 young collection (generations 0 and 1) looks only at objects made since the previous
 one, so its cost per node is the same for a graph of a thousand nodes or of a million.
-A full collection (generation 2) looks at *every* live container, and CPython runs one
-each time the number of long-lived objects has grown by a quarter since the last: while
-a graph of a million nodes is built, about eleven full collections walk it, each one
-longer than the last, and together they take more time than building and
-differentiating the graph (``benchmarks/run.py`` measures it; see docs/performance.md).
+A full collection (generation 2) walks *every* tracked container, and each node is one.
+CPython runs one when more than ``gc.get_threshold()[2]`` (10) generation-1 collections
+have run since the last, provided the objects that outlived young collections since
+then number over a quarter of those that outlived the last full one; so on a growing
+graph, about every time it has grown by a quarter.  While a graph of a million nodes is
+built, about ten full collections walk it, each one longer than the last, and together
+they take more time than building and differentiating the graph (``benchmarks/run.py``
+measures it; see docs/performance.md).
 
 Those walks find nothing to free in a chainrule graph: a node refers only to its
 parents, its `Op` and plain numbers and strings, so graphs have no reference cycles and
 reference counting frees each one the moment its last reference goes.  `defer_full_gc`
-therefore holds back full collections only, for as long as the block runs; young
-collections go on, so short-lived cycles the rest of the program makes are still freed
-on time.  On leaving the block the usual threshold comes back, and the first young
-collection after it may run the full collection that was deferred.
+therefore holds back full collections only, by raising that third threshold for as long
+as the block runs; young collections go on, so short-lived cycles the rest of the
+program makes are still freed on time.  On leaving the block the threshold comes back,
+and the first young collection after it may run the full collection that was put off
+(which walks the graph once if it is still alive).
 
-The collector's settings belong to the whole process, so this is opt-in, never done
-behind the user's back.
+CPython 3.10 to 3.13 honour the third threshold; CPython 3.14's incremental collector
+ignores it, and there the block changes nothing.  The collector's settings belong to
+the whole process, so this is opt-in, never done behind the user's back.
 """
 
 from __future__ import annotations

@@ -19,6 +19,10 @@ def gc_settings() -> Iterator[tuple[int, int, int]]:
     """Start from known thresholds and put the process's own back afterwards."""
     saved = gc.get_threshold()
     gc.set_threshold(700, 10, 10)
+    if gc.get_threshold() != (700, 10, 10):
+        gc.set_threshold(*saved)
+        pytest.skip("this Python's collector ignores the third threshold (CPython 3.14's "
+                    "incremental one): defer_full_gc changes nothing there")
     gc.collect()
     yield gc.get_threshold()
     gc.set_threshold(*saved)
