@@ -49,6 +49,14 @@ _saved_threshold = 0
 _pid = os.getpid()  # the process whose blocks _depth counts
 
 
+def _restore_threshold() -> None:
+    """Put the program's third threshold back, unless it has set one of its own since:
+    only our setting is undone, one the program made meanwhile stands."""
+    young, middle, full = gc.get_threshold()
+    if full == DEFERRED_THRESHOLD:
+        gc.set_threshold(young, middle, _saved_threshold)
+
+
 def _reset_in_child() -> None:
     """A forked child has no open blocks (they belong to the parent's threads, and
     multiprocessing workers never unwind to them): give it the threshold back."""
@@ -57,9 +65,7 @@ def _reset_in_child() -> None:
     _pid = os.getpid()
     if _depth:
         _depth = 0
-        young, middle, full = gc.get_threshold()
-        if full == DEFERRED_THRESHOLD:
-            gc.set_threshold(young, middle, _saved_threshold)
+        _restore_threshold()
 
 
 if hasattr(os, "register_at_fork"):
@@ -101,10 +107,7 @@ class defer_full_gc:  # noqa: N801 - named like a function, as no_grad is
         with _lock:
             _depth -= 1
             if _depth == 0:
-                young, middle, full = gc.get_threshold()
-                # Only undo our own setting: one the program made meanwhile stands.
-                if full == DEFERRED_THRESHOLD:
-                    gc.set_threshold(young, middle, _saved_threshold)
+                _restore_threshold()
 
     def __call__(self, func: Callable) -> Callable:
         if inspect.isgeneratorfunction(func) or inspect.iscoroutinefunction(func) \

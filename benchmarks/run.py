@@ -154,16 +154,12 @@ def random_graphs(sizes: list[int], micro_max: int) -> list[dict[str, Any]]:
             # micrograd sorts recursively: it needs a recursion limit as deep as the graph.
             sys.setrecursionlimit(max(1000, 2 * n) if name == "micrograd" else 1000)
 
-            def forward_backward(cls: type = cls, deferred: bool = deferred,
-                                 plan: list = plan) -> None:
-                if deferred:
-                    with autograd.defer_full_gc():
-                        bench_engine.build(cls, plan, 1000)[1].backward()
-                else:
-                    bench_engine.build(cls, plan, 1000)[1].backward()
+            def forward_backward(cls: type = cls, plan: list = plan) -> None:
+                bench_engine.build(cls, plan, 1000)[1].backward()
 
             seconds, gc_seconds, full = timed_with_gc(
-                forward_backward, 1 if name == "micrograd" and n > 100_000 else repeat)
+                autograd.defer_full_gc()(forward_backward) if deferred else forward_backward,
+                1 if name == "micrograd" and n > 100_000 else repeat)
             with autograd.defer_full_gc():
                 _, root = bench_engine.build(cls, plan, 1000)
             count = bench_engine.count(cls, root)
