@@ -158,13 +158,18 @@ def test_graph_without_dot_keeps_the_source(capsys, tmp_path, monkeypatch):
     assert (tmp_path / "g.dot").read_text(encoding="utf-8").startswith("digraph")
 
 
-def test_graph_when_dot_fails_keeps_the_source(capsys, tmp_path, monkeypatch):
+def put_failing_dot_on_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """PATH then holds only a `dot` that prints an error and exits with status 3."""
     fake = tmp_path / "bin"
     fake.mkdir()
     dot = fake / "dot"
     dot.write_text("#!/bin/sh\necho 'Error: out of ink' >&2\nexit 3\n")
     dot.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake))  # this `dot` fails
+    monkeypatch.setenv("PATH", str(fake))
+
+
+def test_graph_when_dot_fails_keeps_the_source(capsys, tmp_path, monkeypatch):
+    put_failing_dot_on_path(tmp_path, monkeypatch)
     path = tmp_path / "g.svg"
     status, _, err = run(capsys, "graph", "x + 1", "--set", "x=1", "--out", str(path))
     assert status == 1
@@ -185,12 +190,7 @@ def test_the_page_without_dot_or_with_a_failing_dot_is_one_line(capsys, tmp_path
                    "nothing could be drawn: install it (on Debian: sudo apt-get install "
                    "graphviz)\n")
     assert list(tmp_path.iterdir()) == []
-    fake = tmp_path / "bin"
-    fake.mkdir()
-    dot = fake / "dot"
-    dot.write_text("#!/bin/sh\necho 'Error: out of ink' >&2\nexit 3\n")
-    dot.chmod(0o755)
-    monkeypatch.setenv("PATH", str(fake))  # this `dot` fails
+    put_failing_dot_on_path(tmp_path, monkeypatch)
     status, out, err = run(capsys, "graph", "x + 1", "--set", "x=1", "--out", str(path),
                            "--html")
     assert (status, out) == (1, "")
