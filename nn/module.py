@@ -35,6 +35,7 @@ a = sqrt(6 / (fan_in + fan_out)), ``'he'`` draws N(0, 2 / fan_in).  Biases start
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -42,6 +43,8 @@ import numpy as np
 
 import autograd
 from autograd import Value
+
+from . import checkpoint_file
 
 __all__ = ["Module", "Neuron", "Layer", "MLP", "ACTIVATIONS", "INITS"]
 
@@ -272,17 +275,23 @@ class Module:
                 if bias is not None:
                     neuron.b.data = bias[j]
 
-    def save(self, path: str) -> str:
-        """Write `state_dict()` to an ``.npz`` file (no pickle); returns the path written."""
-        from .serialize import save
+    def describe(self) -> dict[str, Any]:
+        """The architecture as JSON data: what `nn.load_model` needs to rebuild the model.
 
-        return save(self, path)
+        ``kind`` names the class; Neuron, Layer and MLP add their sizes, activations and
+        whether they have biases.  A checkpoint stores it beside `state_dict()`.
+        """
+        return {"kind": type(self).__name__}
 
-    def load(self, path: str) -> None:
+    def save(self, path: str | os.PathLike) -> str:
+        """Write `state_dict()` and `describe()` to an ``.npz`` file (no pickle); returns
+        the path written (``.npz`` is appended if missing)."""
+        return checkpoint_file.write(path, self.state_dict(), self.describe())
+
+    def load(self, path: str | os.PathLike) -> None:
         """Read an ``.npz`` file written by `save` into this model's parameters."""
-        from .serialize import load_into
-
-        load_into(self, path)
+        arrays, _ = checkpoint_file.read(path)
+        checkpoint_file.load_into(self, arrays, f"load {os.fspath(path)!r}")
 
 
 class Neuron(Module):
@@ -336,6 +345,10 @@ class Neuron(Module):
 
     def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
         return [("", [self])]
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "Neuron", "nin": self.nin, "activation": self.activation,
+                "bias": self.b is not None}
 
     def __repr__(self) -> str:
         bias = "" if self.b is not None else ", bias=False"
@@ -396,6 +409,10 @@ class Layer(Module):
     def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
         return [("", self.neurons)]
 
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "Layer", "nin": self.nin, "nout": self.nout,
+                "activation": self.activation, "bias": self.neurons[0].b is not None}
+
     def __repr__(self) -> str:
         bias = "" if self.neurons[0].b is not None else ", bias=False"
         return f"Layer({self.nin} -> {self.nout}, {self.activation}{bias})"
@@ -453,6 +470,11 @@ class MLP(Module):
 
     def _linear_blocks(self) -> list[tuple[str, list[Neuron]]]:
         return [(f"layers.{i}.", layer.neurons) for i, layer in enumerate(self.layers)]
+
+    def describe(self) -> dict[str, Any]:
+        return {"kind": "MLP", "sizes": self.sizes, "activation": self.activation,
+                "output_activation": self.output_activation,
+                "bias": self.layers[0].neurons[0].b is not None}
 
     def __repr__(self) -> str:
         lines = [f"  (layers.{i}): {layer!r}" for i, layer in enumerate(self.layers)]

@@ -1,6 +1,9 @@
 """Checkpoints: state_dict in PyTorch nn.Linear layout, .npz save/load, and clear errors."""
 
+import ast
+import json
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,3 +169,51 @@ def test_saving_into_a_missing_folder_names_the_folder(tmp_path):
         model.save(target)
     assert not target.parent.exists()  # nothing was created on the way
     assert model.save(tmp_path / "model") == str(tmp_path / "model.npz")
+
+
+def _imports_within_nn(path: Path) -> set[str]:
+    """The `nn` modules a file imports anywhere in it, inside functions too (an import
+    deferred into a method is still a circle)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.ImportFrom) and node.level == 1:
+            names.update([node.module.split(".")[0]] if node.module
+                         else [alias.name for alias in node.names])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nn."):
+            names.add(node.module.split(".")[1])
+        elif isinstance(node, ast.Import):
+            names.update(a.name.split(".")[1] for a in node.names if a.name.startswith("nn."))
+    return names
+
+
+def test_no_import_circle_between_nn_modules():
+    folder = Path(nn.__file__).parent
+    modules = {p.stem for p in folder.glob("*.py")} - {"__init__"}
+    graph = {m: _imports_within_nn(folder / f"{m}.py") & modules for m in modules}
+    assert "serialize" not in graph["module"] and "module" in graph["serialize"]
+
+    def reaches(start: str, goal: str) -> bool:
+        seen, todo = set(), list(graph[start])
+        while todo:
+            name = todo.pop()
+            if name == goal:
+                return True
+            if name not in seen:
+                seen.add(name)
+                todo.extend(graph[name])
+        return False
+
+    circles = sorted(m for m in modules if reaches(m, m))
+    assert not circles, f"nn modules that import themselves through others: {circles}"
+
+
+@pytest.mark.parametrize("model", [nn.MLP(3, [4, 2], activation="tanh", bias=False, seed=0),
+                                   nn.Layer(2, 3, activation="sigmoid", seed=0),
+                                   nn.Neuron(4, activation="linear", seed=0)],
+                         ids=["MLP", "Layer", "Neuron"])
+def test_a_model_describes_itself_and_the_file_stores_that(tmp_path, model):
+    path = model.save(tmp_path / "m.npz")
+    with np.load(path, allow_pickle=False) as archive:
+        stored = json.loads(str(archive["__chainrule__"]))
+    assert stored == model.describe()
+    assert nn.load_model(path).describe() == model.describe()
