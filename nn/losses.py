@@ -16,12 +16,18 @@ Each takes the model's outputs for a batch and the targets, and returns one `Val
 Predictions may be a single Value (one example) or a sequence; a model output of a
 list of Values counts as one example for `softmax_cross_entropy` and, when every list
 has one element, as that element elsewhere.
+
+Everything else known about a loss -- the names it goes by, how it combines a batch's
+examples, what accuracy means for it, whether ``fit(compiled=True)`` can run it, and its
+NumPy form for `nn.reference` -- lives in its `Loss` record in `RECORDS`; `find_loss`
+looks one up by name or by function.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -30,7 +36,8 @@ import autograd
 from autograd import Value
 
 __all__ = ["mse", "half_sse", "hinge", "bce_with_logits", "softmax_cross_entropy",
-           "l2_penalty", "LOSSES", "get_loss"]
+           "l2_penalty", "Loss", "MatrixForm", "RECORDS", "LOSSES", "find_loss", "get_loss",
+           "sign_accuracy", "logit_accuracy", "argmax_accuracy"]
 
 
 def _pairs(predictions: Any, targets: Any, where: str) -> tuple[list[Value], list[float]]:
@@ -160,22 +167,114 @@ def l2_penalty(parameters: Sequence[Value], alpha: float = 1.0) -> Value:
     return alpha * autograd.dot(params, params, 0.0)
 
 
-LOSSES: dict[str, Callable[..., Value]] = {
-    "mse": mse,
-    "half_sse": half_sse,
-    "hinge": hinge,
-    "bce": bce_with_logits,
-    "bce_with_logits": bce_with_logits,
-    "cross_entropy": softmax_cross_entropy,
-    "softmax_cross_entropy": softmax_cross_entropy,
-}
+# -- accuracy, from the output numbers (n,) or (n, k) and the targets -------------------------
+
+def sign_accuracy(out: np.ndarray, y: np.ndarray) -> float:
+    """The fraction of scores whose sign is the label's (labels -1 and +1)."""
+    return float(np.mean((out > 0) == (y > 0)))
+
+
+def logit_accuracy(out: np.ndarray, y: np.ndarray) -> float:
+    """The fraction of logits on the label's side of 0 (labels 0 and 1)."""
+    return float(np.mean((out > 0) == (y > 0.5)))
+
+
+def argmax_accuracy(out: np.ndarray, y: np.ndarray) -> float:
+    """The fraction of examples whose largest logit is the one of their class."""
+    return float(np.mean(np.argmax(out, axis=1) == y))
+
+
+# -- the same losses in NumPy, for the reference network -------------------------------------
+
+@dataclass(frozen=True)
+class MatrixForm:
+    """A loss written in NumPy for a batch of outputs A and targets Y, both (m, K).
+
+    ``value(A, Y)`` is each example's loss, shape (m,); ``slope(A, Y)`` is dLoss/dA, shape
+    (m, K).  `nn.reference` checks the engine with these: they are written here apart from
+    the Value functions on purpose, as an independent peer.
+    """
+
+    value: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    slope: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+_HALF_SSE_MATRIX = MatrixForm(
+    value=lambda A, Y: 0.5 * np.sum((A - Y) ** 2, axis=1),
+    slope=lambda A, Y: A - Y)
+_MSE_MATRIX = MatrixForm(  # the mean over the K outputs of one example
+    value=lambda A, Y: np.sum((A - Y) ** 2, axis=1) / A.shape[1],
+    slope=lambda A, Y: 2.0 * (A - Y) / A.shape[1])
+
+
+# -- one record per loss ------------------------------------------------------------------
+
+Accuracy = Callable[[np.ndarray, np.ndarray], float]
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Everything `nn` knows about one loss, in one place.
+
+    ``names``         the names `fit` and `evaluate` accept; the first is the loss's own
+    ``function``      (outputs, targets) -> Value: the loss of a batch
+    ``reduction``     how that combines the examples' losses, ``"mean"`` or ``"sum"`` (None
+                      when not known: a function of the user's)
+    ``accuracy``      (output numbers, targets) -> the fraction right, None for regression
+    ``not_compiled``  why ``fit(compiled=True)`` cannot run it, "" when it can (compile
+                      records one example's graph and combines the examples by
+                      ``reduction``, so that graph must not depend on the data)
+    ``matrix``        its NumPy form for `nn.reference`, None when the reference lacks it
+    """
+
+    names: tuple[str, ...]
+    function: Callable[..., Value]
+    reduction: str | None
+    accuracy: Accuracy | None = None
+    not_compiled: str = ""
+    matrix: MatrixForm | None = None
+
+    @property
+    def name(self) -> str | None:
+        """The loss's own name, None for a function of the user's."""
+        return self.names[0] if self.names else None
+
+    @classmethod
+    def custom(cls, function: Callable[..., Value]) -> Loss:
+        """The record of a loss function the user wrote: only the function is known."""
+        return cls((), function, None, not_compiled="a custom loss function (how it "
+                   "combines the examples of a batch is not known)")
+
+
+RECORDS: tuple[Loss, ...] = (
+    Loss(("mse",), mse, "mean", matrix=_MSE_MATRIX),
+    Loss(("half_sse",), half_sse, "sum", matrix=_HALF_SSE_MATRIX),
+    Loss(("hinge",), hinge, "mean", sign_accuracy),
+    Loss(("bce", "bce_with_logits"), bce_with_logits, "mean", logit_accuracy),
+    Loss(("cross_entropy", "softmax_cross_entropy"), softmax_cross_entropy, "mean",
+         argmax_accuracy, not_compiled="softmax cross-entropy shifts each example by its "
+         "own largest logit, so its graph depends on the data"),
+)
+
+_BY_NAME: dict[str, Loss] = {name: record for record in RECORDS for name in record.names}
+
+# name -> function, as before the records (the public table).
+LOSSES: dict[str, Callable[..., Value]] = {name: record.function
+                                           for name, record in _BY_NAME.items()}
+
+
+def find_loss(loss: str | Callable[..., Value]) -> Loss:
+    """The record of a loss given by name or as a function (`Loss.custom` for a function
+    that is none of the records')."""
+    if callable(loss):
+        return next((record for record in RECORDS if record.function is loss),
+                    None) or Loss.custom(loss)
+    if loss not in _BY_NAME:
+        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} "
+                         "or pass a function (predictions, targets) -> Value")
+    return _BY_NAME[loss]
 
 
 def get_loss(loss: str | Callable[..., Value]) -> Callable[..., Value]:
     """A loss function from its name (see `LOSSES`) or the callable itself."""
-    if callable(loss):
-        return loss
-    if loss not in LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} "
-                         "or pass a function (predictions, targets) -> Value")
-    return LOSSES[loss]
+    return find_loss(loss).function

@@ -16,7 +16,8 @@ biases):
 
     J = (1/m) sum_t loss(a_L(x_t), y_t) + (lambda / 2m) sum_l ||W_l||^2.
 
-Two losses (per example, K outputs):
+Two losses (per example, K outputs), the ones whose `nn.losses` record carries a NumPy
+form (its ``matrix``, written apart from the Value functions so that it stays a peer):
 
 * ``'half_sse'``: loss = 1/2 sum_k (a_k - y_k)^2, so dLoss/da = a - y: the half sum of
   squares of the hand-worked examples, and the d_L = a_L - y of the matrix write-up.
@@ -41,12 +42,13 @@ import numpy as np
 
 import autograd
 
-from .losses import half_sse, l2_penalty, mse
+from .losses import RECORDS, Loss, find_loss, l2_penalty
 
 __all__ = ["ReferenceNetwork", "LayerComparison", "GradientComparison", "compare_gradients",
            "ACTIVATIONS", "LOSSES"]
 
-LOSSES = ("half_sse", "mse")
+# The losses whose record carries a NumPy form (`nn.losses.MatrixForm`).
+LOSSES = tuple(record.name for record in RECORDS if record.matrix is not None)
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -84,9 +86,11 @@ def _matrix(array: Any, what: str, where: str) -> np.ndarray:
     return out
 
 
-def _check_loss(loss: str, where: str) -> None:
+def _check_loss(loss: str, where: str) -> Loss:
+    """The record of `loss`, which must be one the reference has a NumPy form of."""
     if loss not in LOSSES:
         raise ValueError(f"{where}: unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    return find_loss(loss)
 
 
 def _check_l2(l2: Any, where: str) -> float:
@@ -257,13 +261,12 @@ class ReferenceNetwork:
     def cost(self, X: Any, Y: Any, loss: str = "half_sse", l2: float = 0.0) -> float:
         """J = (1/m) sum_t loss_t + (l2 / 2m) sum_l ||W_l||^2."""
         where = "ReferenceNetwork.cost"
-        _check_loss(loss, where)
+        form = _check_loss(loss, where).matrix
         l2 = _check_l2(l2, where)
         out = self.predict(X)
         Y = self._targets(Y, out.shape[0], where)
-        m, k = out.shape
-        per_example = (0.5 * np.sum((out - Y) ** 2, axis=1) if loss == "half_sse"
-                       else np.sum((out - Y) ** 2, axis=1) / k)
+        m = out.shape[0]
+        per_example = form.value(out, Y)
         penalty = 0.5 * l2 * sum(float(np.sum(w * w)) for w in self.weights)
         return float((np.sum(per_example) + penalty) / m)
 
@@ -271,14 +274,14 @@ class ReferenceNetwork:
                   ) -> tuple[list[np.ndarray], list[np.ndarray | None]]:
         """dJ/dW_l and dJ/db_l for every layer, by the matrix algorithm above."""
         where = "ReferenceNetwork.gradients"
-        _check_loss(loss, where)
+        form = _check_loss(loss, where).matrix
         l2 = _check_l2(l2, where)
         zs, acts = self.forward(X)
         out = acts[-1]
         Y = self._targets(Y, out.shape[0], where)
-        m, k = out.shape
+        m = out.shape[0]
         # Output layer: d_L = dLoss/da_L * g'(z_L).
-        dloss = out - Y if loss == "half_sse" else 2.0 * (out - Y) / k
+        dloss = form.slope(out, Y)
         layers = len(self.weights)
         grad_w: list[np.ndarray] = [np.empty(0)] * layers
         grad_b: list[np.ndarray | None] = [None] * layers
@@ -387,7 +390,7 @@ def compare_gradients(model: Any, X: Any, Y: Any, loss: str = "half_sse",
     side converts the model to matrices and runs `ReferenceNetwork.gradients`.
     """
     where = "compare_gradients"
-    _check_loss(loss, where)
+    example_loss = _check_loss(loss, where).function
     l2 = _check_l2(l2, where)
     reference = ReferenceNetwork.from_model(model)
     X = reference._inputs(X, where)
@@ -396,7 +399,6 @@ def compare_gradients(model: Any, X: Any, Y: Any, loss: str = "half_sse",
     layers = _model_layers(model, where)
 
     # nn's own loss functions, so that they are checked too.
-    example_loss = half_sse if loss == "half_sse" else mse
     per_example = []
     for x, y in zip(X.tolist(), Y.tolist()):
         out = model(x)
