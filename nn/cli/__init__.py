@@ -3,13 +3,15 @@
 The top floor of the project: it imports `autograd` and `nn`, and nothing in them imports
 it.  One module per command (`graph`, `demo`, `check`), each a `Command` record that adds
 its options to one argparse parser with sub-commands; `common` holds what they share
-(exit statuses, the one-line error) and `output` the writing of drawings and files.
+(exit statuses, the one handler of errors and Ctrl-C, option types with limits) and
+`output` the writing of drawings and files.
 
 Every command takes ``--help``.  A user mistake prints one line on stderr,
 ``chainrule <command>: error: ...``, and exits with status 2; no traceback.
 
 Exit status: 0 success, 1 the work itself failed (a check failed, a file could not be
-written, Graphviz is missing), 2 a mistake on the command line or in an expression.
+written, Graphviz is missing), 2 a mistake on the command line or in an expression,
+130 interrupted by Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from typing import TextIO
 from autograd import __version__
 
 from . import check, demo, graph
-from .common import PROG, Command, CommandError, Parser
+from .common import PROG, Command, CommandError, Parser, handle_errors
 
 __all__ = ["main", "build_parser", "COMMANDS"]
 
@@ -56,20 +58,15 @@ def main(argv: Sequence[str] | None = None, *, out: TextIO | None = None) -> int
     default), errors to stderr.
     """
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = build_parser()
-    try:
-        args, extras = parser.parse_known_args(arguments)
-        command = COMMANDS[args.command]
-        if extras and not (command.take_extras and command.take_extras(args, extras)):
-            raise CommandError(f"unrecognized arguments: {' '.join(extras)}", usage=True)
-        return command.run(args, sys.stdout if out is None else out)
-    except CommandError as error:
-        name = next((f"{PROG} {a}" for a in arguments if a in COMMANDS), PROG)
-        hint = f" (see '{name} --help')" if error.usage else ""
-        print(f"{name}: error: {error}{hint}", file=sys.stderr)
-        return error.status
-    except SystemExit as stop:  # --help and --version end through argparse's exit()
-        return stop.code if isinstance(stop.code, int) else 0
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    name = next((f"{PROG} {a}" for a in arguments if a in COMMANDS), PROG)
+    return handle_errors(name, lambda: _run(arguments, sys.stdout if out is None else out))
+
+
+def _run(arguments: list[str], out: TextIO) -> int:
+    args, extras = build_parser().parse_known_args(arguments)
+    command = COMMANDS[args.command]
+    if extras and not (command.take_extras and command.take_extras(args, extras)):
+        raise CommandError(f"unrecognized arguments: {' '.join(extras)}", usage=True)
+    if command.check_arguments:
+        command.check_arguments(args)
+    return command.run(args, out)

@@ -30,6 +30,9 @@ from nn.reference import GradientComparison, compare_gradients
 from .common import Command, CommandError
 
 NETWORK_TOLERANCE = 1e-10
+# The most --points a run may ask for: the whole table at 1000 points takes about 5 s,
+# so this is about 8 minutes; far more was a MemoryError after minutes of work.
+MAX_POINTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -136,7 +139,7 @@ anything fails.
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--points", type=int, default=50, metavar="N",
-                        help="points per operation (default 50)")
+                        help=f"points per operation (default 50, at most {MAX_POINTS})")
     parser.add_argument("--order", type=int, choices=(1, 2), default=2,
                         help="check first derivatives only (1) or second ones too (2, default)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the sampled points")
@@ -144,6 +147,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="only these operations (names as in autograd.OPS)")
     parser.add_argument("--no-networks", action="store_true",
                         help="skip the comparison of nn networks with the NumPy reference")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse, before any work, what the options cannot mean."""
+    if args.points < 1:
+        raise CommandError(f"--points must be at least 1, got {args.points}")
+    if args.points > MAX_POINTS:
+        raise CommandError(f"--points must be at most {MAX_POINTS}, got {args.points}")
+    if args.seed < 0:
+        raise CommandError(f"--seed must be 0 or more, got {args.seed}")
+    _operation_names(args.ops)
 
 
 def _operation_names(text: str | None) -> list[str] | None:
@@ -161,15 +175,10 @@ def _operation_names(text: str | None) -> list[str] | None:
 
 def run(args: argparse.Namespace, out: TextIO) -> int:
     """Run the checks, print the tables to `out` and return the exit status."""
-    if args.points < 1:
-        raise CommandError(f"--points must be at least 1, got {args.points}")
-    if args.seed < 0:
-        raise CommandError(f"--seed must be 0 or more, got {args.seed}")
-    names = _operation_names(args.ops)
-
     print(f"Operations: engine derivatives against central differences "
           f"(order {args.order}, {args.points} points each, seed {args.seed})", file=out)
-    reports = check_operations(args.points, args.order, args.seed, names)
+    reports = check_operations(args.points, args.order, args.seed,
+                               _operation_names(args.ops))
     failed = _print_operations(reports, args.order, out)
     if not args.no_networks:
         print(f"\nNetworks: every parameter gradient against the NumPy reference "
@@ -181,4 +190,5 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 
 COMMAND = Command("check", help="check every derivative against finite differences",
-                  description=DESCRIPTION, epilog="", add_arguments=add_arguments, run=run)
+                  description=DESCRIPTION, epilog="", add_arguments=add_arguments, run=run,
+                  check_arguments=check_arguments)

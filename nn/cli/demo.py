@@ -18,7 +18,7 @@ from nn.losses import get_loss
 from nn.reference import ReferenceNetwork
 from nn.serialize import SerializationError
 
-from .common import FAILURE, Command, CommandError, positive_int, seed
+from .common import FAILURE, Command, CommandError, bounded_int, seed
 from .output import cannot_write, render, write_html
 
 if TYPE_CHECKING:
@@ -33,6 +33,12 @@ SPIRAL_CLASSES = 3
 DEMO_LR = 0.02
 DEMO_BATCH = 25
 DEMO_L2 = 1e-4
+# Limits, checked when the arguments are parsed: beyond them the demo would run for hours
+# or run out of memory (--hidden 100000,100000 is 10**10 weights), and the drawing by
+# layer would have too many boxes.
+MAX_EPOCHS = 100_000
+MAX_HIDDEN_LAYERS = 20
+MAX_PARAMETERS = 100_000
 
 DESCRIPTION = """\
 Train a small network on a built-in dataset and show what backpropagation did.
@@ -67,16 +73,40 @@ def layer_sizes(text: str) -> list[int]:
             f"expected layer sizes separated by commas, as in 16,16; got {text!r}") from None
     if not sizes or any(n < 1 for n in sizes):
         raise argparse.ArgumentTypeError(f"every layer needs at least 1 neuron, got {text!r}")
+    if len(sizes) > MAX_HIDDEN_LAYERS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_HIDDEN_LAYERS} hidden layers, got "
+                                         f"{len(sizes)} in {text!r}")
     return sizes
+
+
+def parameter_count(sizes: list[int]) -> int:
+    """Weights and biases of a fully connected network with these layer sizes (inputs
+    first): each layer has (inputs + 1) x neurons."""
+    return sum((n_in + 1) * n_out for n_in, n_out in zip(sizes, sizes[1:]))
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse a network too large to train and draw, before anything is built."""
+    parameters = parameter_count([2, *args.hidden, _outputs(args.dataset)])
+    if parameters > MAX_PARAMETERS:
+        hidden = ",".join(str(n) for n in args.hidden)
+        raise CommandError(f"--hidden {hidden}: the network would have {parameters} "
+                           f"parameters, more than the {MAX_PARAMETERS} the demo allows")
+
+
+def _outputs(dataset: str) -> int:
+    return SPIRAL_CLASSES if dataset == "spiral" else 1
 
 
 def add_arguments(demo: argparse.ArgumentParser) -> None:
     demo.add_argument("--dataset", choices=DATASET_NAMES, default="moons",
                       help="which dataset to learn (default: moons)")
     demo.add_argument("--hidden", type=layer_sizes, default=[16, 16], metavar="SIZES",
-                      help="hidden layer sizes, separated by commas (default: 16,16)")
-    demo.add_argument("--epochs", type=positive_int, default=100, metavar="N",
-                      help="passes over the data (default: 100)")
+                      help="hidden layer sizes, separated by commas (default: 16,16; at "
+                           f"most {MAX_HIDDEN_LAYERS} layers and {MAX_PARAMETERS} "
+                           "parameters in all)")
+    demo.add_argument("--epochs", type=bounded_int(1, MAX_EPOCHS), default=100, metavar="N",
+                      help=f"passes over the data (default: 100, at most {MAX_EPOCHS})")
     demo.add_argument("--seed", type=seed, default=0, metavar="S",
                       help="seed for the data, the weights and the shuffling (default: 0)")
     demo.add_argument("--out", type=Path, default=Path("chainrule-demo"), metavar="DIR",
@@ -91,19 +121,34 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     out_dir: Path = args.out
     if out_dir.exists() and not out_dir.is_dir():
         raise CommandError(f"--out {str(out_dir)!r} is a file, not a folder")
+    # Made before training, so that a folder that cannot be made fails at once; removed
+    # again when the demo fails or is interrupted before writing anything into it.
+    created = [p for p in (out_dir, *out_dir.parents) if not p.exists()]
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CommandError(f"cannot create {out_dir}: {error.strerror or error}",
                            FAILURE) from None
+    try:
+        return _train_and_write(args, out_dir, out)
+    except BaseException:
+        for folder in created:  # the deepest first; rmdir removes only an empty folder
+            try:
+                folder.rmdir()
+            except OSError:
+                break
+        raise
 
+
+def _train_and_write(args: argparse.Namespace, out_dir: Path, out: TextIO) -> int:
     n = DEMO_POINTS[args.dataset]
+    outputs = _outputs(args.dataset)
     if args.dataset == "spiral":
         X, y = nn.spiral(n, classes=SPIRAL_CLASSES, seed=args.seed)
-        loss, outputs = "cross_entropy", SPIRAL_CLASSES
+        loss = "cross_entropy"
     else:
         X, y = TWO_CLASS_DATASETS[args.dataset](n, seed=args.seed)
-        loss, outputs = "bce", 1
+        loss = "bce"
     model = nn.MLP(2, [*args.hidden, outputs], seed=args.seed)
     # autograd.compile runs one-output models with these losses over a whole batch with
     # NumPy (same numbers); softmax cross-entropy's graph depends on the data, so the
@@ -265,4 +310,4 @@ def _save_figure(figure: Figure, path: Path) -> Path:
 
 COMMAND = Command("demo", help="train a network and draw its gradients (the main job)",
                   description=DESCRIPTION, epilog=EXAMPLE,
-                  add_arguments=add_arguments, run=run)
+                  add_arguments=add_arguments, run=run, check_arguments=check_arguments)
