@@ -3,6 +3,12 @@
 `step()` reads each parameter's ``.grad`` and writes ``.data`` in place, under
 `autograd.no_grad()`, so parameters keep their identity and nothing is recorded.
 
+A step is computed in full before anything is written: `propose()` returns the new
+value of every parameter and of every piece of the optimizer's state as an `Update`
+(changing nothing), and `apply(update)` writes them all and counts the step;
+``step()`` is the two together.  A caller can look at an update before it applies it:
+`nn.fit` refuses one that would make a weight NaN or infinite.
+
 The learning rate is a number or a `Schedule`, a function of the step count k
 (0 for the first step): `LinearDecay` (micrograd's ``1.0 - 0.9 * k / 100`` is
 ``LinearDecay(1.0, 0.1, 100)``) and `StepDecay`.
@@ -12,12 +18,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Union
 
 import autograd
 from autograd import Value
 
-__all__ = ["Optimizer", "SGD", "Adam", "Schedule", "LinearDecay", "StepDecay", "Constant"]
+__all__ = ["Optimizer", "Update", "SGD", "Adam", "Schedule", "LinearDecay", "StepDecay",
+           "Constant"]
 
 
 def _positive(value: object, name: str, where: str, allow_zero: bool = False) -> float:
@@ -86,8 +94,33 @@ class StepDecay(Schedule):
 LR = Union[float, Schedule]
 
 
+@dataclass(frozen=True)
+class Update:
+    """One optimizer step, computed but not applied (see `Optimizer.propose`).
+
+    ``data[i]`` is the new value of parameter i; ``state`` maps the name of each of the
+    optimizer's per-parameter lists (``velocity`` for SGD with momentum or weight decay,
+    ``m`` and ``v`` for Adam) to its new values; ``step`` is the step count it was
+    computed at and ``lr`` the learning rate it used.
+    """
+
+    step: int
+    lr: float
+    data: list[float]
+    state: dict[str, list[float]]
+
+    def first_non_finite(self) -> tuple[str, int, float] | None:
+        """(``"data"`` or the state's name, parameter index, value) of the first NaN or
+        infinite number the update would write, or None when all are finite."""
+        for what, values in (("data", self.data), *self.state.items()):
+            for i, value in enumerate(values):
+                if not math.isfinite(value):
+                    return what, i, value
+        return None
+
+
 class Optimizer:
-    """Holds the parameters and the learning rate; subclasses define `_update`."""
+    """Holds the parameters and the learning rate; subclasses define `_new_values`."""
 
     def __init__(self, params: Iterable[Value], lr: LR) -> None:
         where = type(self).__name__
@@ -118,10 +151,35 @@ class Optimizer:
         lr = self.lr
         with autograd.no_grad():
             self._update(lr)
-        self.steps += 1
 
-    def _update(self, lr: float) -> None:  # pragma: no cover - subclasses define it
-        raise NotImplementedError
+    def propose(self) -> Update:
+        """The next step, computed from the current ``.grad`` and ``.data`` values; nothing
+        is changed until it is given to `apply`."""
+        return self._proposal(self.lr)
+
+    def apply(self, update: Update) -> None:
+        """Write every new value of `update` (from `propose`) and count the step."""
+        if update.step != self.steps:
+            raise ValueError(f"{type(self).__name__}: this update was computed at step "
+                             f"{update.step}, but the optimizer is at step {self.steps}")
+        with autograd.no_grad():
+            for p, value in zip(self.params, update.data):
+                p.data = value
+            for name, values in update.state.items():
+                getattr(self, name)[:] = values
+            self.steps += 1
+
+    def _update(self, lr: float) -> None:
+        self.apply(self._proposal(lr))
+
+    def _proposal(self, lr: float) -> Update:
+        data, state = self._new_values(lr)
+        return Update(self.steps, lr, data, state)
+
+    def _new_values(self, lr: float) -> tuple[list[float], dict[str, list[float]]]:
+        """The new ``.data`` of every parameter and the new values of the state lists,
+        computed without changing anything."""
+        raise NotImplementedError  # pragma: no cover - subclasses define it
 
 
 class SGD(Optimizer):
@@ -140,18 +198,12 @@ class SGD(Optimizer):
         self.weight_decay = _positive(weight_decay, "weight_decay", "SGD", allow_zero=True)
         self.velocity = [0.0] * len(self.params)
 
-    def _update(self, lr: float) -> None:
+    def _new_values(self, lr: float) -> tuple[list[float], dict[str, list[float]]]:
         mu, wd = self.momentum, self.weight_decay
         if mu == 0.0 and wd == 0.0:
-            for p in self.params:
-                p.data -= lr * p.grad
-            return
-        velocity = self.velocity
-        for i, p in enumerate(self.params):
-            g = p.grad + wd * p.data
-            v = mu * velocity[i] + g
-            velocity[i] = v
-            p.data -= lr * v
+            return [p.data - lr * p.grad for p in self.params], {}
+        velocity = [mu * v + (p.grad + wd * p.data) for p, v in zip(self.params, self.velocity)]
+        return [p.data - lr * v for p, v in zip(self.params, velocity)], {"velocity": velocity}
 
     def __repr__(self) -> str:
         return (f"SGD({len(self.params)} parameters, lr={self.schedule!r}, "
@@ -180,17 +232,18 @@ class Adam(Optimizer):
         self.m = [0.0] * len(self.params)
         self.v = [0.0] * len(self.params)
 
-    def _update(self, lr: float) -> None:
+    def _new_values(self, lr: float) -> tuple[list[float], dict[str, list[float]]]:
         b1, b2 = self.betas
         t = self.steps + 1
         correct1 = 1.0 - b1 ** t
         correct2 = 1.0 - b2 ** t
-        m, v, wd, eps = self.m, self.v, self.weight_decay, self.eps
-        for i, p in enumerate(self.params):
-            g = p.grad + wd * p.data
-            m[i] = b1 * m[i] + (1.0 - b1) * g
-            v[i] = b2 * v[i] + (1.0 - b2) * g * g
-            p.data -= lr * (m[i] / correct1) / (math.sqrt(v[i] / correct2) + eps)
+        wd, eps = self.weight_decay, self.eps
+        grads = [p.grad + wd * p.data for p in self.params]
+        m = [b1 * mi + (1.0 - b1) * g for mi, g in zip(self.m, grads)]
+        v = [b2 * vi + (1.0 - b2) * g * g for vi, g in zip(self.v, grads)]
+        data = [p.data - lr * (mi / correct1) / (math.sqrt(vi / correct2) + eps)
+                for p, mi, vi in zip(self.params, m, v)]
+        return data, {"m": m, "v": v}
 
     def __repr__(self) -> str:
         return (f"Adam({len(self.params)} parameters, lr={self.schedule!r}, "

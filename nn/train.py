@@ -13,8 +13,10 @@ Training stops at the first of:
 * ``target_loss``    -- the epoch's training loss is at or below `target_loss`;
 * ``early_stopping`` -- the validation loss has not improved for `patience` epochs (the
   weights of the best validation epoch are put back unless ``restore_best=False``);
-* ``non_finite``     -- a loss or gradient became NaN or infinite, or an operation left its
-  domain (exp overflow...): the weights that last gave a finite loss are put back, a
+* ``non_finite``     -- a loss or gradient became NaN or infinite, an operation left its
+  domain (exp overflow...), or the optimizer's step would write a NaN or an infinity
+  into a weight or into its own state (lr * gradient overflowing, say): nothing of that
+  batch is applied, so the weights (and the optimizer) stay as the batch found them, a
   `RuntimeWarning` says what happened, and the history's ``message`` repeats it.
 
 The progress bar is plain text on stderr (``verbose=False`` turns it off); the bar within
@@ -40,7 +42,7 @@ from .data import minibatches, train_val_split
 from .inference import accuracy_function, evaluate, predict
 from .losses import RECORDS, Accuracy, find_loss
 from .module import Module
-from .optim import SGD, Optimizer
+from .optim import SGD, Optimizer, Update
 from .step import Batch, CompiledStep, EagerStep, NonFinite, Step
 
 __all__ = ["fit", "History", "predict", "evaluate", "ACCURACY"]
@@ -175,16 +177,16 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
     for epoch in range(1, epochs + 1):
         seen = _EpochTotals(optimizer.lr)
         for done, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle, rng), 1):
-            good = [p.data for p in params]  # the weights this batch starts from
             try:
                 batch = step(Xb, yb)                                # forward, loss, backward
+                update = _finite_update(optimizer, model)           # update ...
             except NonFinite as problem:
-                _assign(params, good)
+                # Nothing of this batch was applied: the weights are those it started from.
                 message = (f"fit: stopped in epoch {epoch}, batch {done}: {problem}; the "
                            "weights that last gave a finite loss are kept")
                 warnings.warn(message, RuntimeWarning, stacklevel=2)
                 return stop("non_finite", message)
-            optimizer.step()                                        # update
+            optimizer.apply(update)                                 # ... applied whole
             seen.add(batch, yb)
             bar.batch(epoch, done, batch.loss)
         seen.write(history, epoch, acc_fn)
@@ -205,6 +207,23 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
         if target_loss is not None and history.loss[-1] <= target_loss:
             return stop("target_loss")
     return stop("max_epochs")
+
+
+def _finite_update(optimizer: Optimizer, model: Module) -> Update:
+    """The optimizer's next step, refused (`NonFinite`) if it would write a NaN or an
+    infinity into a weight or into the optimizer's state (a learning rate so large that
+    lr * gradient overflows, say): such a step is never applied."""
+    update = optimizer.propose()
+    bad = update.first_non_finite()
+    if bad is None:
+        return update
+    what, i, value = bad
+    param = optimizer.params[i]
+    name = next((name for name, p in model.named_parameters() if p is param),
+                f"parameter {i} of the optimizer")
+    target = name if what == "data" else f"the optimizer's {what} of {name}"
+    raise NonFinite(f"step {update.step + 1} (learning rate {update.lr:g}) would make "
+                    f"{target} {value}")
 
 
 class _EpochTotals:

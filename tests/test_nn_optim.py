@@ -1,5 +1,7 @@
 """Optimizers and schedules against update rules written out in NumPy here."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -113,3 +115,40 @@ def test_bad_arguments_name_the_optimizer_and_value():
         nn.SGD([Value(1.0)], momentum=1.0)
     with pytest.raises(ValueError, match="LinearDecay: steps must be a positive integer"):
         nn.LinearDecay(1.0, 0.1, 0)
+
+
+def test_propose_changes_nothing_and_apply_writes_what_it_proposed():
+    # Adam's first step by hand: m = (1 - b1) g, v = (1 - b2) g^2, and with the bias
+    # corrections p - lr g / (|g| + eps).
+    params = [Value(1.0), Value(-2.0)]
+    params[0].grad, params[1].grad = 0.5, -4.0
+    optimizer = nn.Adam(params, lr=0.1, betas=(0.9, 0.99), eps=1e-8)
+    update = optimizer.propose()
+    assert [p.data for p in params] == [1.0, -2.0] and optimizer.m == [0.0, 0.0]
+    assert optimizer.v == [0.0, 0.0] and optimizer.steps == 0
+    expected = [1.0 - 0.1 * 0.5 / (0.5 + 1e-8), -2.0 + 0.1 * 4.0 / (4.0 + 1e-8)]
+    assert update.data == pytest.approx(expected, rel=1e-15)
+    assert update.state["m"] == pytest.approx([0.1 * 0.5, 0.1 * -4.0], rel=1e-15)
+    assert update.state["v"] == pytest.approx([0.01 * 0.25, 0.01 * 16.0], rel=1e-15)
+    assert update.first_non_finite() is None
+    optimizer.apply(update)
+    assert [p.data for p in params] == update.data and optimizer.steps == 1
+    assert optimizer.m == update.state["m"] and optimizer.v == update.state["v"]
+    # An update is for the step it was computed at: applying it twice is refused.
+    with pytest.raises(ValueError, match="^Adam: this update was computed at step 0, but "
+                                         "the optimizer is at step 1$"):
+        optimizer.apply(update)
+
+
+def test_an_update_names_the_first_number_it_would_make_non_finite():
+    # g = 1e200: g^2 overflows, so Adam's v would become inf (and its step 0: m / sqrt(inf)).
+    p = Value(1.0)
+    p.grad = 1e200
+    update = nn.Adam([p], lr=0.1).propose()
+    assert update.data == [1.0] and update.first_non_finite() == ("v", 0, math.inf)
+    q = Value(1.0)
+    q.grad = 1.0
+    assert nn.SGD([Value(0.0), q], lr=1e308, momentum=0.5).propose().first_non_finite() is None
+    q.grad = 2.0
+    assert nn.SGD([Value(0.0), q], lr=1e308).propose().first_non_finite() == ("data", 1,
+                                                                               -math.inf)

@@ -222,3 +222,59 @@ def test_fit_keeps_no_batch_graph_alive_until_the_end_of_the_epoch():
 
     nn.fit(model, X, y, loss="bce", epochs=1, batch_size=1, accuracy=accuracy, verbose=False)
     assert live[0] <= 4  # the last batch's graph at most, not 20 of them
+
+
+class _JumpAfter(nn.optim.Schedule):
+    """lr(k) = small for k < jump, then huge: the step at k = jump overflows the weight."""
+
+    def __init__(self, small, jump, huge):
+        self.small, self.jump, self.huge = small, jump, huge
+
+    def __call__(self, k):
+        return self.small if k < self.jump else self.huge
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_a_step_that_would_make_a_weight_infinite_is_refused_at_that_step(compiled):
+    # One weight, loss (5/3)(w - 2)^2 on these three points, gradient (10/3)(w - 2), so
+    # w_k = 2 + (1 - lr 10/3)^k while lr = 0.01.  The step k = 3 uses lr = 1e308 and
+    # lr * gradient overflows: the loss of w_3 is finite, so only the update says it.
+    neuron = single_weight(3.0)
+    optimizer = nn.SGD(neuron.parameters(), lr=_JumpAfter(0.01, 3, 1e308), momentum=0.0)
+    out = io.StringIO()
+    with pytest.warns(RuntimeWarning, match=r"fit: stopped in epoch 4, batch 1: step 4 "
+                      r"\(learning rate 1e\+308\) would make w\.0 -inf; the weights that "
+                      r"last gave a finite loss are kept"):
+        history = nn.fit(neuron, [[0.0], [1.0], [2.0]], [0.0, 2.0, 4.0], loss="mse",
+                         optimizer=optimizer, epochs=10, file=out, compiled=compiled)
+    w3 = 2 + (1 - 0.01 * 10 / 3) ** 3
+    with np.errstate(over="ignore"):
+        assert np.isneginf(np.float64(w3) - 1e308 * (10 / 3) * (w3 - 2))  # the overflow is real
+    assert neuron.w[0].data == pytest.approx(w3, rel=1e-14)
+    assert history.stop_reason == "non_finite" and history.epochs == 3
+    assert history.loss == pytest.approx([5 / 3 * (1 - 0.1 / 3) ** (2 * k) for k in range(3)],
+                                         rel=1e-12)
+    assert optimizer.steps == 3  # the refused step was not counted
+    assert history.message in out.getvalue()
+
+
+def test_with_one_epoch_an_overflowing_step_is_still_caught_and_nothing_is_changed():
+    # The report of the issue: lr = 1e300 on large targets, one epoch.  The first step
+    # would make every weight infinite; the weights, and the optimizer's velocity, stay.
+    model = nn.MLP(1, [3, 1], seed=0)
+    X, y = np.array([[1000.0], [2000.0]]), np.array([1e6, 2e6])
+    before = [p.data for p in model.parameters()]
+    optimizer = nn.SGD(model.parameters(), lr=1e300, momentum=0.5)
+    with pytest.warns(RuntimeWarning, match="step 1 .* would make layers.0.neurons.0.w.0"):
+        history = nn.fit(model, X, y, optimizer=optimizer, epochs=1, verbose=False)
+    assert history.stop_reason == "non_finite" and history.epochs == 0
+    assert [p.data for p in model.parameters()] == before
+    assert optimizer.steps == 0 and optimizer.velocity == [0.0] * len(before)
+    # NumPy says the step would indeed overflow: output layer's gradient times 1e300.
+    state = model.state_dict()
+    hidden = np.maximum(state["layers.0.weight"] @ X.T + state["layers.0.bias"][:, None], 0)
+    error = (state["layers.1.weight"] @ hidden + state["layers.1.bias"][:, None])[0] - y
+    with np.errstate(over="ignore"):
+        step = before[0] - 1e300 * np.mean(2 * error * state["layers.1.weight"][0, 0]
+                                           * (hidden[0] > 0) * X[:, 0])
+    assert not np.isfinite(step)
