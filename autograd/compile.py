@@ -68,18 +68,13 @@ given with `register_vectorized`.
 from __future__ import annotations
 
 import math
-import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from . import engine as _engine
-from . import graph as _graph
-from .engine import OPS, DomainError, Value, _GradMode, enable_grad
-from .graph import topological_order
+from .engine import OPS, DomainError, Value, enable_grad, observe_reads, topological_order
 
 __all__ = ["compile", "Compiled", "GraphMismatchError", "VectorRule", "VECTORIZED",
            "register_vectorized"]
@@ -278,105 +273,24 @@ class _Trace:
 class _DataWatch:
     """Notes every place where code outside the engine looks at a Value's number.
 
-    While a watch is active, the ``data`` and ``grad`` slots of `Value` are wrapped in
-    properties, and the methods that turn a Value into something Python can branch on
-    (comparisons, ``float``, ``repr``, ``format``, ``detach``) and switching recording off
-    (`no_grad`) are wrapped too.  Reads made by the engine itself (autograd/engine.py computing an
-    operation) are not observations by ``fn``.  Everything is restored on exit.
+    Its `saw` is given to the engine's explicit hook, `autograd.engine.observe_reads`:
+    while that block is open the engine reports reads of ``.data`` and ``.grad``, comparisons,
+    ``float``, ``repr``, ``format``, ``detach``, `no_grad` and derivative graphs built with
+    ``grad(..., create_graph=True)``; the engine's own reads (computing an operation) go
+    through private slots and are not reported.  Nothing on `Value` is replaced.
 
-    The wrappers live on the class, so a lock lets one thread watch at a time (watches
-    nest within that thread), and reads by other threads meanwhile are noted too: that
-    can only cause extra checks, never fewer.
+    Looks by other threads while the block is open are noted too: that can only cause
+    extra checks, never fewer.
     """
-
-    METHODS = ("__lt__", "__le__", "__gt__", "__ge__", "__float__", "__repr__", "__format__",
-               "detach")
 
     def __init__(self) -> None:
         self.reads: list[str] = []
 
-    def __enter__(self) -> _DataWatch:
-        _watch_lock.acquire()
-        try:
-            if not _watchers:
-                _install_watch()
-            _watchers.append(self)
-        except BaseException:
-            _watch_lock.release()
-            raise
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        try:
-            _watchers.remove(self)
-            if not _watchers:
-                for (cls, name), original in _saved_attributes.items():
-                    setattr(cls, name, original)
-                _saved_attributes.clear()
-        finally:
-            _watch_lock.release()
-
-
-_watch_lock = threading.RLock()
-_watchers: list[_DataWatch] = []
-_saved_attributes: dict[tuple[Any, str], Any] = {}
-
-
-def _note(what: str, even_in_engine: bool = False) -> None:
-    frame = sys._getframe(2)  # the code that looked (the wrapper is frame 1)
-    if frame.f_globals is _engine_globals and not even_in_engine:
-        return
-    where = f"{what} at {frame.f_code.co_filename}:{frame.f_lineno}"
-    for watch in _watchers:
-        if len(watch.reads) < 20 and where not in watch.reads:
-            watch.reads.append(where)
-
-
-def _install_watch() -> None:
-    for slot in ("data", "grad"):
-        member = Value.__dict__[slot]
-        _saved_attributes[(Value, slot)] = member
-
-        def get(v: Value, member: Any = member, slot: str = slot) -> Any:
-            _note(f".{slot}")
-            return member.__get__(v, Value)
-
-        setattr(Value, slot, property(get, member.__set__))
-    for name in _DataWatch.METHODS:
-        method = Value.__dict__[name]
-        _saved_attributes[(Value, name)] = method
-
-        def wrapped(v: Value, *args: Any, method: Any = method, name: str = name) -> Any:
-            _note(name)
-            return method(v, *args)
-
-        setattr(Value, name, wrapped)
-    enter = _GradMode.__dict__["__enter__"]
-    _saved_attributes[(_GradMode, "__enter__")] = enter
-
-    def grad_mode_enter(mode: Any) -> None:
-        if not mode._target:  # also through @no_grad(), whose wrapper is engine code
-            _note("no_grad", even_in_engine=True)
-        enter(mode)
-
-    _GradMode.__enter__ = grad_mode_enter  # type: ignore[method-assign]
-
-    # Derivative rules branch on the data (relu's slope is 1 or 0, x ** n has a special
-    # case at 0).  Run on Values, by grad(..., create_graph=True) inside fn, they build a
-    # derivative graph whose shape can change from row to row; their reads happen in
-    # engine code, so they are noted here instead.
-    local_derivatives = _graph.__dict__["_local_derivatives"]
-    _saved_attributes[(_graph, "_local_derivatives")] = local_derivatives
-
-    def watched_local_derivatives(node: Value, as_values: bool) -> Any:
-        if as_values:
-            _note("grad(create_graph=True)", even_in_engine=True)
-        return local_derivatives(node, as_values)
-
-    _graph._local_derivatives = watched_local_derivatives  # type: ignore[attr-defined]
-
-
-_engine_globals = _engine.__dict__
+    def saw(self, what: str, frame: Any) -> None:
+        """The `observe_reads` callback: note the look and where it happened."""
+        where = f"{what} at {frame.f_code.co_filename}:{frame.f_lineno}"
+        if len(self.reads) < 20 and where not in self.reads:
+            self.reads.append(where)
 
 
 def _run(fn: Callable[..., Any], row: Sequence[float],
@@ -386,7 +300,7 @@ def _run(fn: Callable[..., Any], row: Sequence[float],
         if watch is None:
             out = fn(*placeholders)
         else:
-            with watch:
+            with observe_reads(watch.saw):
                 out = fn(*placeholders)
     if not isinstance(out, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(out).__name__}")
@@ -423,7 +337,7 @@ def _signature(trace: _Trace, param_ids: set[int]) -> list[tuple]:
             elif key in inputs:
                 append(("input", inputs[key]))
             else:
-                append(("constant", _float_key(node.data)))
+                append(("constant", _float_key(node._data)))
     return sig
 
 
@@ -754,7 +668,7 @@ class Compiled:
             group.backward(S, V, GS, G, state, gout)
         n_params = len(self.parameters)
         for p, g in zip(self.parameters, GS[:n_params].tolist()):
-            p.grad += g
+            p._grad += g  # the slot: the public property would report a read
         total = math.fsum(values.tolist())
         return total / batch if reduction == "mean" else total
 
@@ -969,7 +883,8 @@ class Compiled:
         S = self._const_template.copy()
         n_params = len(self.parameters)
         if n_params:
-            S[:n_params] = [p.data for p in self.parameters]
+            # The slots, not the public properties: those cost a check for observers each.
+            S[:n_params] = [p._data for p in self.parameters]
         V = np.empty((self._n_var, batch))
         V[:self.nargs] = X.T
         saved: list[Any] = []

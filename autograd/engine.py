@@ -26,11 +26,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, Union
 
 __all__ = [
     "Value", "Op", "OPS", "DomainError", "primitive", "no_grad", "enable_grad",
-    "is_grad_enabled", "scope", "current_scope", "lift",
+    "is_grad_enabled", "scope", "current_scope", "lift", "observe_reads",
+    "topological_order", "chain_rule", "local_derivatives", "Edge",
     "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
     "sin", "cos", "absolute", "dot",
 ]
@@ -81,6 +83,8 @@ class _GradMode:
         self._saved: list[bool] = []
 
     def __enter__(self) -> None:
+        if _observers and not self._target:
+            _observed("no_grad")
         self._saved.append(_state.enabled)
         _count_block(+1)
         _state.enabled = self._target
@@ -139,6 +143,50 @@ def scope(name: str) -> Iterator[str]:
 def current_scope() -> str:
     """The dotted scope name new Values are tagged with ('' outside any scope)."""
     return _state.scope
+
+
+# --------------------------------------------------------------------------------------
+# Observers: how a tracer (autograd.compile) learns that code looked at a Value's number.
+# --------------------------------------------------------------------------------------
+
+# The callbacks of the open `observe_reads` blocks, in all threads.  Empty almost always,
+# so every place below that can report a look pays one truth test of a global list.
+_observers: list[Callable[[str, FrameType], None]] = []
+_observers_lock = threading.Lock()
+
+
+def _observed(what: str) -> None:
+    """Tell every observer that the code calling our caller looked at a number."""
+    frame = sys._getframe(2)  # 0: here, 1: the Value method or property, 2: who looked
+    for callback in tuple(_observers):
+        callback(what, frame)
+
+
+@contextmanager
+def observe_reads(callback: Callable[[str, FrameType], None]) -> Iterator[None]:
+    """Call ``callback(what, frame)`` whenever code looks at a Value's number.
+
+    A graph is the same for every input only if the code that built it never looked at
+    the numbers it was computing with.  While the block is open, the engine reports
+    each way of looking: reading ``.data`` or ``.grad``, comparing a Value (``<``, ``<=``,
+    ``>``, ``>=``), ``float(v)``, ``repr(v)``, ``format(v)``, ``v.detach()``, entering
+    `no_grad`, and building a derivative graph with ``grad(..., create_graph=True)``
+    (derivative rules branch on the data).  ``what`` names the way (``'.data'``,
+    ``'__gt__'``, ``'no_grad'``, ...) and ``frame`` is the frame of the code that looked.
+    The engine's own work (computing an operation, ``backward()``) reads the numbers
+    through private slots and is not reported.
+
+    Observers see looks made by every thread; blocks may nest and overlap.  The callback
+    must not itself look at Values.  This is how `autograd.compile` decides whether a
+    traced function's graph can depend on the data; nothing on `Value` is replaced.
+    """
+    with _observers_lock:
+        _observers.append(callback)
+    try:
+        yield
+    finally:
+        with _observers_lock:
+            _observers.remove(callback)
 
 
 # --------------------------------------------------------------------------------------
@@ -309,7 +357,7 @@ def _softplus_forward(x: float) -> float:
 
 
 def _data(x: Any) -> float:
-    return x.data if isinstance(x, Value) else x
+    return x._data if isinstance(x, Value) else x
 
 
 def _step(x: Any) -> float:
@@ -334,7 +382,7 @@ def _pow_base_slope(a: Any, b: Any) -> Any:
     where a**(b-1) would raise, it takes `_power_slope`'s constant (inf, or 0 for b == 0)
     as the first-order pass does.
     """
-    if not isinstance(b, Value) or (_data(a) == 0.0 and b.data < 1.0):
+    if not isinstance(b, Value) or (_data(a) == 0.0 and b._data < 1.0):
         return _power_slope(a, _data(b))
     return b * a ** (b - 1.0)
 
@@ -429,27 +477,52 @@ class Value:
     """
 
     # _a and _b are the parents of a unary or binary node; an n-ary node (arity -1)
-    # keeps its parents as a tuple in _a.  See the `parents` property.
-    __slots__ = ("data", "grad", "label", "_fn", "_a", "_b", "_param", "scope")
+    # keeps its parents as a tuple in _a.  See the `parents` property.  The number and
+    # the gradient live in _data and _grad: the engine reads those slots directly, and
+    # everyone else goes through the `data` and `grad` properties, where an observer
+    # (see `observe_reads`) can learn that code looked at a number.
+    __slots__ = ("_data", "_grad", "label", "_fn", "_a", "_b", "_param", "scope")
     # NumPy's binary operators defer to ours, so `np.float64(2) * v` is a Value.
     __array_ufunc__ = None
 
-    data: float
-    grad: float
+    _data: float
+    _grad: float
     label: str
     scope: str
 
     def __init__(self, data: Number, label: str = "") -> None:
-        self.data = _as_float(data, "Value")
+        self._data = _as_float(data, "Value")
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a string, got {type(label).__name__}")
-        self.grad = 0.0
+        self._grad = 0.0
         self.label = label
         self._fn: Op | None = None
         self._a: Any = None
         self._b: Any = None
         self._param: Any = None
         self.scope = _state.scope if _open_blocks else ""
+
+    @property
+    def data(self) -> float:
+        """The number this Value holds (the result of its forward computation)."""
+        if _observers:
+            _observed(".data")
+        return self._data
+
+    @data.setter
+    def data(self, value: float) -> None:
+        self._data = value
+
+    @property
+    def grad(self) -> float:
+        """d root / d self after ``root.backward()`` (0.0 before any backward pass)."""
+        if _observers:
+            _observed(".grad")
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: float) -> None:
+        self._grad = value
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -490,15 +563,15 @@ class Value:
         return self._fn is None
 
     def __repr__(self) -> str:
-        label = f", label={self.label!r}" if self.label else ""
-        op = f", op={self.op!r}" if self._fn is not None else ""
-        return f"Value(data={self.data!r}, grad={self.grad!r}{label}{op})"
+        if _observers:
+            _observed("__repr__")
+        return _repr(self)
 
     # -- building nodes ----------------------------------------------------------------
     @staticmethod
     def _apply(op: Op, inputs: tuple[Value, ...], param: Any = None) -> Value:
         """Run `op` forward on the inputs' data and record the node (unless no_grad)."""
-        args = tuple([v.data for v in inputs])
+        args = tuple([v._data for v in inputs])
         if op.has_param:
             args += (param,)
         if op.check is not None:
@@ -516,22 +589,20 @@ class Value:
             data = _as_float(data, op.name)
         arity = op.arity
         if arity == 1:
-            return _unary(op, inputs[0], data, param)
+            return _node(op, data, inputs[0], None, param)
         if arity == 2:
-            return _binary(op, inputs[0], inputs[1], data)
-        out = _new(Value)
-        out.data = data
-        out.grad = 0.0
-        out.label = ""
-        return _link(out, op, inputs, None, param)
+            return _node(op, data, inputs[0], inputs[1], None)
+        return _node(op, data, inputs, None, param)
 
     # -- arithmetic (forward rule: see the Op table above) ------------------------------
     def __add__(self, other: Scalar) -> Value:
         if type(other) is not Value:
-            other = _constant(other) if type(other) is float else _lift_or_none(other)
+            # a number operand becomes a constant leaf (op None), built inline: hot path
+            other = (_node(None, other, None, None, None) if type(other) is float
+                     else _lift_or_none(other))
             if other is None:
                 return NotImplemented
-        return _binary(ADD, self, other, self.data + other.data)
+        return _node(ADD, self._data + other._data, self, other, None)
 
     def __radd__(self, other: Scalar) -> Value:
         o = _lift_or_none(other)
@@ -539,10 +610,12 @@ class Value:
 
     def __sub__(self, other: Scalar) -> Value:
         if type(other) is not Value:
-            other = _constant(other) if type(other) is float else _lift_or_none(other)
+            # a number operand becomes a constant leaf (op None), built inline: hot path
+            other = (_node(None, other, None, None, None) if type(other) is float
+                     else _lift_or_none(other))
             if other is None:
                 return NotImplemented
-        return _binary(SUB, self, other, self.data - other.data)
+        return _node(SUB, self._data - other._data, self, other, None)
 
     def __rsub__(self, other: Scalar) -> Value:
         o = _lift_or_none(other)
@@ -550,10 +623,12 @@ class Value:
 
     def __mul__(self, other: Scalar) -> Value:
         if type(other) is not Value:
-            other = _constant(other) if type(other) is float else _lift_or_none(other)
+            # a number operand becomes a constant leaf (op None), built inline: hot path
+            other = (_node(None, other, None, None, None) if type(other) is float
+                     else _lift_or_none(other))
             if other is None:
                 return NotImplemented
-        return _binary(MUL, self, other, self.data * other.data)
+        return _node(MUL, self._data * other._data, self, other, None)
 
     def __rmul__(self, other: Scalar) -> Value:
         o = _lift_or_none(other)
@@ -570,13 +645,13 @@ class Value:
         return NotImplemented if o is None else o / self
 
     def __neg__(self) -> Value:
-        return _unary(NEG, self, NEG.forward(self.data))
+        return _node(NEG, NEG.forward(self._data), self, None, None)
 
     def __pos__(self) -> Value:
         return self
 
     def __abs__(self) -> Value:
-        return _unary(ABS, self, ABS.forward(self.data))
+        return _node(ABS, ABS.forward(self._data), self, None, None)
 
     def __pow__(self, other: Scalar) -> Value:
         if isinstance(other, Value):
@@ -593,10 +668,10 @@ class Value:
                 n = _as_float(other, "**")
             except TypeError:
                 return NotImplemented
-        x = self.data
+        x = self._data
         if x <= 0.0:  # only a zero or negative base can leave the domain
             _check_power("**", x, n)
-        return _unary(POW_CONST, self, _pow_forward("**", x, n), n)
+        return _node(POW_CONST, _pow_forward("**", x, n), self, None, n)
 
     def __rpow__(self, other: Scalar) -> Value:
         o = _lift_or_none(other)
@@ -605,30 +680,42 @@ class Value:
     # Comparisons look at data and return bool, so `if x > 0:` reads naturally.
     # Equality stays identity, because Values are used as dictionary keys and set members.
     def __lt__(self, other: Scalar) -> bool:
-        return self.data < _data_of(other, "<")
+        if _observers:
+            _observed("__lt__")
+        return self._data < _data_of(other, "<")
 
     def __le__(self, other: Scalar) -> bool:
-        return self.data <= _data_of(other, "<=")
+        if _observers:
+            _observed("__le__")
+        return self._data <= _data_of(other, "<=")
 
     def __gt__(self, other: Scalar) -> bool:
-        return self.data > _data_of(other, ">")
+        if _observers:
+            _observed("__gt__")
+        return self._data > _data_of(other, ">")
 
     def __ge__(self, other: Scalar) -> bool:
-        return self.data >= _data_of(other, ">=")
+        if _observers:
+            _observed("__ge__")
+        return self._data >= _data_of(other, ">=")
 
     __hash__ = object.__hash__
 
     def __float__(self) -> float:
-        return self.data
+        if _observers:
+            _observed("__float__")
+        return self._data
 
     def __format__(self, spec: str) -> str:
         """``f"{v:.4f}"`` formats the number as a float would; ``f"{v}"`` is the repr."""
-        return format(self.data, spec) if spec else repr(self)
+        if _observers:
+            _observed("__format__")
+        return format(self._data, spec) if spec else _repr(self)
 
     # -- functions -------------------------------------------------------------------
     # Operations that cannot fail skip `_apply`'s checks: forward rule, then record.
     def exp(self) -> Value:
-        return _unary(EXP, self, EXP.forward(self.data))
+        return _node(EXP, EXP.forward(self._data), self, None, None)
 
     def log(self) -> Value:
         return Value._apply(LOG, (self,))
@@ -637,29 +724,31 @@ class Value:
         return Value._apply(SQRT, (self,))
 
     def tanh(self) -> Value:
-        return _unary(TANH, self, TANH.forward(self.data))
+        return _node(TANH, TANH.forward(self._data), self, None, None)
 
     def sigmoid(self) -> Value:
-        return _unary(SIGMOID, self, SIGMOID.forward(self.data))
+        return _node(SIGMOID, SIGMOID.forward(self._data), self, None, None)
 
     def relu(self) -> Value:
-        return _unary(RELU, self, RELU.forward(self.data))
+        return _node(RELU, RELU.forward(self._data), self, None, None)
 
     def leaky_relu(self, alpha: float = 0.01) -> Value:
         return Value._apply(LEAKY_RELU, (self,), _as_float(alpha, "leaky_relu"))
 
     def softplus(self) -> Value:
-        return _unary(SOFTPLUS, self, SOFTPLUS.forward(self.data))
+        return _node(SOFTPLUS, SOFTPLUS.forward(self._data), self, None, None)
 
     def sin(self) -> Value:
-        return _unary(SIN, self, SIN.forward(self.data))
+        return _node(SIN, SIN.forward(self._data), self, None, None)
 
     def cos(self) -> Value:
-        return _unary(COS, self, COS.forward(self.data))
+        return _node(COS, COS.forward(self._data), self, None, None)
 
     def detach(self) -> Value:
         """A new leaf with the same data, cut off from the graph."""
-        return Value(self.data, self.label)
+        if _observers:
+            _observed("detach")
+        return Value(self._data, self.label)
 
     # -- gradients ---------------------------------------------------------------------
     def backward(self, gradient: Number = 1.0) -> None:
@@ -668,109 +757,224 @@ class Value:
         Leaves (Values with no parents, such as parameters) *accumulate* into ``.grad``
         across calls, as in PyTorch: call ``zero_grad()`` (or set ``.grad = 0``) between
         steps.  Interior nodes hold the gradient of the latest backward pass only.
-        The walk follows the reverse of `autograd.graph.topological_order`; it never
-        recurses, so graphs of any depth work.
+        The walk is `chain_rule` over `topological_order` (reversed); it never recurses,
+        so graphs of any depth work.
         """
-        from .graph import topological_order
-
         seed = _as_float(gradient, "backward")
-        order = topological_order(self)
+        order = topological_order(self, leaves=False)  # leaves send no gradient on
         for node in order:
-            if node._fn is not None:
-                node.grad = 0.0
-        self.grad += seed
-        for node in reversed(order):
-            fn = node._fn
-            if fn is None:
-                continue
-            g = node.grad
-            arity = fn.arity
-            # chain rule: parent.grad += d self/d node (g) * d node/d parent (local)
-            if arity == 2:
-                a = node._a
-                b = node._b
-                local_a, local_b = fn.derivative(a.data, b.data, node.data)
-                a.grad += g * local_a
-                b.grad += g * local_b
-            elif arity == 1:
-                x = node._a
-                if fn.has_param:
-                    (local,) = fn.derivative(x.data, node.data, node._param)
-                else:
-                    (local,) = fn.derivative(x.data, node.data)
-                x.grad += g * local
-            else:
-                parents = node._a
-                args = [p.data for p in parents]
-                if fn.has_param:
-                    locals_ = fn.derivative(*args, node.data, node._param)
-                else:
-                    locals_ = fn.derivative(*args, node.data)
-                for parent, local in zip(parents, locals_):
-                    parent.grad += g * local
+            node._grad = 0.0
+        self._grad += seed
+        for _child, parent, _k, upstream, local in chain_rule(order):
+            parent._grad += upstream * local
 
     def zero_grad(self) -> None:
-        self.grad = 0.0
+        self._grad = 0.0
+
+
+def _repr(v: Value) -> str:
+    label = f", label={v.label!r}" if v.label else ""
+    op = f", op={v.op!r}" if v._fn is not None else ""
+    return f"Value(data={v._data!r}, grad={v._grad!r}{label}{op})"
 
 
 _new = object.__new__
 
 
-def _link(out: Value, op: Op | None, a: Any, b: Any, param: Any) -> Value:
-    """Attach a new node to its parents, honouring this thread's no_grad and scope."""
-    state = _state
-    if state.enabled:
-        out._fn = op
-        out._a = a
-        out._b = b
-        out._param = param
-    else:  # no_grad: the result is a leaf
-        out._fn = out._a = out._b = out._param = None
-    out.scope = state.scope
-    return out
+def _node(op: Op | None, data: float, a: Any, b: Any, param: Any) -> Value:
+    """Build a Value: the one place that fills a new node's slots.
 
-
-def _binary(op: Op, a: Value, b: Value, data: float) -> Value:
-    """Record a node with two parents whose forward value is already computed."""
+    `data` is the forward result, already computed; `a` and `b` are one or two parents
+    (or `a` a tuple of them for an n-ary `op`); `op` None makes a leaf.  Inside a
+    `no_grad` block the node is a leaf, inside a `scope` it is tagged.  Outside any
+    block (`_open_blocks == 0`) neither the thread-local state nor a branch more is
+    read: this is the engine's hot path, run once per recorded operation.
+    """
     out = _new(Value)
-    out.data = data
-    out.grad = 0.0
+    out._data = data
+    out._grad = 0.0
     out.label = ""
     if _open_blocks:
-        return _link(out, op, a, b, None)
+        state = _state
+        out.scope = state.scope
+        if not state.enabled:  # no_grad: the result is a leaf
+            op = a = b = param = None
+    else:
+        out.scope = ""
     out._fn = op
     out._a = a
     out._b = b
-    out._param = None
-    out.scope = ""
-    return out
-
-
-def _unary(op: Op, x: Value, data: float, param: Any = None) -> Value:
-    """Record a node with one parent whose forward value is already computed."""
-    out = _new(Value)
-    out.data = data
-    out.grad = 0.0
-    out.label = ""
-    if _open_blocks:
-        return _link(out, op, x, None, param)
-    out._fn = op
-    out._a = x
-    out._b = None
     out._param = param
-    out.scope = ""
     return out
 
 
 def _constant(data: float) -> Value:
     """A leaf for a plain number operand (the 2 in x * 2), built without checks."""
-    out = _new(Value)
-    out.data = data
-    out.grad = 0.0
-    out.label = ""
-    out._fn = out._a = out._b = out._param = None
-    out.scope = _state.scope if _open_blocks else ""
-    return out
+    return _node(None, data, None, None, None)
+
+
+# --------------------------------------------------------------------------------------
+# Walking the graph: the topological order, and the chain rule one edge at a time.
+# --------------------------------------------------------------------------------------
+
+def topological_order(root: Value, *, leaves: bool = True) -> list[Value]:
+    """All Values that `root` depends on (root included), parents before children.
+
+    With ``leaves=False`` only the nodes that have an operation are listed (all that
+    backpropagation visits).  The order is the post-order of a depth-first search from
+    the root that visits parents in argument order, so it depends only on the graph's
+    shape and is the same on every run.  It runs with an explicit stack instead of
+    recursion, so a chain of a million operations needs no deep Python stack.
+    """
+    if not isinstance(root, Value):
+        raise TypeError(f"topological_order: expected a Value, got {type(root).__name__}")
+    if root._fn is None:
+        return [root] if leaves else []
+    order: list[Value] = []
+    emit = order.append
+    # A node's state: absent (not seen), _ENTERED (its parents are being visited) or
+    # _DONE (emitted).  The stack holds nodes only: a node popped while _ENTERED has had
+    # all its parents emitted, since they were pushed above it; a node popped while
+    # _DONE was pushed again by another child and is passed over.  Parents are pushed
+    # in reverse so that the first argument is visited first.  Nothing is allocated per
+    # node but the two container entries, so a deep graph gives the garbage collector
+    # nothing new to scan.
+    state: dict[Value, bool] = {}  # Values hash by identity
+    seen = state.get
+    stack = [root]
+    push = stack.append
+    pop = stack.pop
+    while stack:
+        node = pop()
+        entered = seen(node)
+        if entered is not None:
+            if entered:  # all of its parents are in `order`
+                state[node] = _DONE
+                emit(node)
+            continue
+        fn = node._fn
+        if fn is None:  # a leaf is complete as soon as it is reached
+            state[node] = _DONE
+            if leaves:
+                emit(node)
+            continue
+        state[node] = _ENTERED
+        push(node)
+        arity = fn.arity  # parents in _a and _b, or (arity -1) a tuple in _a
+        if arity == 2:
+            push(node._b)
+            push(node._a)
+        elif arity == 1:
+            push(node._a)
+        else:
+            stack.extend(reversed(node._a))
+    return order
+
+
+_ENTERED = True
+_DONE = False
+
+
+Edge = tuple[Value, Value, int, Any, Any]
+"""One step of the chain rule: (child, parent, position, upstream, local)."""
+
+
+def local_derivatives(node: Value, as_values: bool = False) -> Sequence[Any]:
+    """d node / d parent for each parent of `node`, in argument order.
+
+    The operation's derivative rule evaluated on the parents' numbers (floats), or with
+    ``as_values=True`` on the parents themselves, so that the result is a Value whose
+    graph can be differentiated again (``grad(..., create_graph=True)``).
+    """
+    fn = node._fn
+    if fn is None:
+        return _EMPTY
+    if as_values:
+        if _observers:
+            _observed("grad(create_graph=True)")
+        args: list[Any] = list(node.parents)
+        out: Any = node
+    else:
+        args = [p._data for p in node.parents]
+        out = node._data
+    if fn.has_param:
+        return fn.derivative(*args, out, node._param)
+    return fn.derivative(*args, out)
+
+
+def chain_rule(order: Sequence[Value], grads: dict[Value, Any] | None = None, *,
+               as_values: bool = False, tolerant: bool = False) -> Iterator[Edge]:
+    """The chain rule, one edge at a time: backpropagation as a walk.
+
+    `order` is a `topological_order`; the walk goes through it in reverse, so a node is
+    reached only after every Value that uses it.  For each node with an operation it
+    yields, parent by parent in argument order, the edge
+    ``(child, parent, position, upstream, local)``, where ``upstream`` is d root / d child
+    and ``local`` is d child / d parent, the operation's derivative rule.  The chain rule
+    is then the consumer's one line::
+
+        contribution = upstream * local          # d root / d parent along this edge
+        d root / d parent = sum of its contributions over every edge out of parent
+
+    A node's upstream gradient is read when the walk reaches it: from ``grads[node]``
+    when a dictionary is given (nodes missing from it are passed over), else from
+    ``node.grad``.  So a consumer that adds each contribution before asking for the next
+    edge backpropagates: `Value.backward` adds into ``.grad``, `autograd.grad` into a
+    dictionary, and the step-through page records each addition.  With
+    ``as_values=True`` the local derivatives are Values (for ``create_graph``).  With
+    ``tolerant=True`` a derivative rule that raises gives its node's edges the local
+    derivative None instead of ending the walk (a drawing still shows the rest).
+    """
+    if as_values or tolerant:
+        yield from _general_chain_rule(order, grads, as_values, tolerant)
+        return
+    # Binary and unary nodes, nearly every node of a real graph, are unrolled here: the
+    # general path (`local_derivatives`) costs a list and a zip per node.
+    fn: Op | None
+    for node in reversed(order):
+        fn = node._fn
+        if fn is None:
+            continue
+        upstream = node._grad if grads is None else grads.get(node)
+        if upstream is None:  # (only with `grads`) no gradient reaches this node
+            continue
+        arity = fn.arity
+        if arity == 2:
+            a = node._a
+            b = node._b
+            local_a, local_b = fn.derivative(a._data, b._data, node._data)
+            yield node, a, 0, upstream, local_a
+            yield node, b, 1, upstream, local_b
+        elif arity == 1:
+            x = node._a
+            if fn.has_param:
+                (local,) = fn.derivative(x._data, node._data, node._param)
+            else:
+                (local,) = fn.derivative(x._data, node._data)
+            yield node, x, 0, upstream, local
+        else:
+            for k, (parent, local) in enumerate(zip(node._a, local_derivatives(node))):
+                yield node, parent, k, upstream, local
+
+
+def _general_chain_rule(order: Sequence[Value], grads: dict[Value, Any] | None,
+                        as_values: bool, tolerant: bool) -> Iterator[Edge]:
+    """`chain_rule` for local derivatives as Values, or tolerant of failing rules."""
+    for node in reversed(order):
+        if node._fn is None:
+            continue
+        upstream = node._grad if grads is None else grads.get(node)
+        if upstream is None:
+            continue
+        parents = node.parents
+        try:
+            locals_ = local_derivatives(node, as_values)
+        except Exception:
+            if not tolerant:
+                raise
+            locals_ = (None,) * len(parents)
+        for k, (parent, local) in enumerate(zip(parents, locals_)):
+            yield node, parent, k, upstream, local
 
 
 def _lift_or_none(x: object) -> Value | None:
@@ -804,7 +1008,7 @@ def _lift_all(values: Iterable[Scalar]) -> tuple[Value, ...]:
 
 
 def _data_of(x: object, where: str) -> float:
-    return x.data if isinstance(x, Value) else _as_float(x, where)
+    return x._data if isinstance(x, Value) else _as_float(x, where)
 
 
 # --------------------------------------------------------------------------------------

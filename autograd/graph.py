@@ -1,8 +1,10 @@
 """Walks over the graph of Values, all iterative: no recursion, so no depth limit.
 
-`topological_order(root)` is the order `backward()` uses (reversed): every node comes
-after all of its parents, ties broken by argument order, so the order is the same on
-every run.  `grad()` and `hessian()` compute derivatives without touching ``.grad``.
+`topological_order(root)` (defined beside `Value` in `autograd.engine`) is the order
+`backward()` uses (reversed): every node comes after all of its parents, ties broken by
+argument order, so the order is the same on every run.  `grad()` and `hessian()` compute
+derivatives without touching ``.grad``, with the same walk as `backward()`,
+`autograd.engine.chain_rule`.
 """
 
 from __future__ import annotations
@@ -12,52 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from .engine import Value, _as_float, enable_grad, lift
-
-
-def topological_order(root: Value) -> list[Value]:
-    """All Values that `root` depends on (root included), parents before children.
-
-    Depth-first from the root with an explicit stack.  A node is emitted once all of
-    its parents have been emitted; parents are visited in argument order.
-    """
-    if not isinstance(root, Value):
-        raise TypeError(f"topological_order: expected a Value, got {type(root).__name__}")
-    if root._fn is None:
-        return [root]
-    order: list[Value] = []
-    visited = {root}  # Values hash by identity
-    # The stack is two flat lists: the nodes on the current path and, for each, the
-    # position of the next parent to look at.  Nothing is allocated per node (no tuple,
-    # no iterator), so a path a million nodes deep gives the garbage collector nothing
-    # new to scan.  Parents are read from the engine's slots: `_a` and `_b` for one or
-    # two parents, `_a` as a tuple for an n-ary node (see `Value.parents`).
-    path = [root]
-    next_parent = [0]
-    while path:
-        node = path[-1]
-        i = next_parent[-1]
-        arity = node._fn.arity
-        many = node._a if arity < 0 else None
-        count = len(many) if many is not None else arity
-        while i < count:
-            parent = many[i] if many is not None else (node._b if i else node._a)
-            i += 1
-            if parent in visited:
-                continue
-            visited.add(parent)
-            if parent._fn is None:  # a leaf is complete as soon as it is seen
-                order.append(parent)
-                continue
-            next_parent[-1] = i
-            path.append(parent)
-            next_parent.append(0)
-            break
-        else:  # every parent is already in `order`
-            path.pop()
-            next_parent.pop()
-            order.append(node)
-    return order
+from .engine import Edge, Value, _as_float, _observed, _observers, chain_rule, enable_grad, lift
+from .engine import topological_order as topological_order
 
 
 def nodes(root: Value) -> list[Value]:
@@ -74,20 +32,6 @@ def edges(root: Value) -> list[tuple[Value, Value, int]]:
 def leaves(root: Value) -> list[Value]:
     """The Values without parents that `root` depends on, in topological order."""
     return [v for v in topological_order(root) if not v.parents]
-
-
-def _local_derivatives(node: Value, as_values: bool) -> Sequence[Any]:
-    fn = node._fn
-    assert fn is not None
-    if as_values:
-        args: list[Any] = list(node.parents)
-        out: Any = node
-    else:
-        args = [p.data for p in node.parents]
-        out = node.data
-    if fn.has_param:
-        return fn.derivative(*args, out, node._param)
-    return fn.derivative(*args, out)
 
 
 def grad(output: Value, inputs: Value | Sequence[Value], gradient: Any = 1.0,
@@ -108,32 +52,29 @@ def grad(output: Value, inputs: Value | Sequence[Value], gradient: Any = 1.0,
         raise TypeError(f"grad: output must be a Value, got {type(output).__name__}")
 
     order = topological_order(output)
-    grads: dict[int, Any] = {}
+    grads: dict[Value, Any] = {}
     if create_graph:
         with enable_grad():
-            grads[id(output)] = lift(gradient)
-            for node in reversed(order):
-                _propagate(node, grads, as_values=True)
+            grads[output] = lift(gradient)
+            _accumulate(chain_rule(order, grads, as_values=True), grads)
         zero: Callable[[], Any] = lambda: Value(0.0)
     else:
-        grads[id(output)] = _as_float(gradient, "grad")
-        for node in reversed(order):
-            _propagate(node, grads, as_values=False)
+        if _observers:  # the gradients are numbers computed from the data
+            _observed("grad()")
+        grads[output] = _as_float(gradient, "grad")
+        _accumulate(chain_rule(order, grads), grads)
         zero = lambda: 0.0
-    results = [grads.get(id(t)) for t in targets]
+    results = [grads.get(t) for t in targets]
     results = [zero() if r is None else r for r in results]
     return results[0] if single else results
 
 
-def _propagate(node: Value, grads: dict[int, Any], as_values: bool) -> None:
-    g = grads.get(id(node))
-    if g is None or node._fn is None:
-        return
-    for parent, local in zip(node.parents, _local_derivatives(node, as_values)):
-        contribution = g * local
-        key = id(parent)
-        previous = grads.get(key)
-        grads[key] = contribution if previous is None else previous + contribution
+def _accumulate(edges: Iterable[Edge], grads: dict[Value, Any]) -> None:
+    """Add each edge's contribution, upstream x local, into its parent's entry."""
+    for _child, parent, _k, upstream, local in edges:
+        contribution = upstream * local
+        previous = grads.get(parent)
+        grads[parent] = contribution if previous is None else previous + contribution
 
 
 def hessian(f: Callable[..., Value], point: Iterable[Any]) -> np.ndarray:

@@ -47,8 +47,7 @@ from typing import Any
 import graphviz
 
 from ._html import CSS, JS, PAGE
-from .engine import Value, _as_float
-from .graph import _local_derivatives, topological_order
+from .engine import Value, _as_float, chain_rule, topological_order
 
 __all__ = [
     "draw_dot", "export_html", "GradientGraph", "GraphTooLargeError",
@@ -461,21 +460,23 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
         edges.append(_Edge(tail, head, edge_id, [] if flow is None else [flow],
                            upstream, local, product=product))
 
+    # d node / d parent of every edge, from the backpropagation walk over the stored
+    # gradients (it reads each node's .grad as the upstream gradient); None where a
+    # user's derivative rule fails, so the edge is drawn without a width.
+    slopes: dict[tuple[int, int], float | None] = {}
+    if flows_known:
+        for child, _parent, k, _upstream, local in chain_rule(order, tolerant=True):
+            slopes[index[child], k] = None if local is None else float(local)
     for i, node in enumerate(order):
         if node.is_leaf:
             continue
         head = owner[i] if owner[i] != f"v{i}" else f"o{i}"
-        locals_: Sequence[float] | None = None
-        if flows_known:
-            try:
-                locals_ = _local_derivatives(node, as_values=False)
-            except Exception:  # a broken user derivative: draw the edge without a width
-                locals_ = None
         for k, parent in enumerate(node.parents):
             flow = None
-            local = math.nan
-            if locals_ is not None:
-                local = float(locals_[k])
+            local = slopes.get((i, k))
+            if local is None:
+                local = math.nan
+            else:
                 flow = node.grad * local
             add(owner[index[parent]], head, f"e{i}_{k}", flow, node.grad, local, True)
         if head == f"o{i}":
@@ -706,41 +707,35 @@ def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict]
                                 ["data", f"{names[i]}.data", repr(v.data)]],
                       "grads": {}})
 
-    running = [0.0] * len(order)
+    running = dict.fromkeys(order, 0.0)  # Values hash by identity
+    running[root] += gradient
     r = index[root]
-    running[r] += gradient
     steps.append({"phase": "seed", "node": r, "focus": [f"v{r}"], "edges": [],
                   "title": f"Backward starts: {names[r]}.grad = {gradient!r}",
                   "lines": [["seed", f"{names[r]}.grad (seed)", repr(gradient)]],
                   "equation": f"{names[r]}.grad = {gradient!r}   (d{names[r]}/d{names[r]} = 1)",
-                  "grads": {str(j): repr(running[j]) for j in range(len(order))}})
-    for i in range(len(order) - 1, -1, -1):
-        node = order[i]
-        if node.is_leaf:
-            continue
-        locals_ = _local_derivatives(node, as_values=False)
-        g = running[i]
-        formula = node._fn.formula  # not a leaf, so it has an operation
-        for k, parent in enumerate(node.parents):
-            j = index[parent]
-            local = locals_[k]
-            contribution = g * local
-            before = running[j]
-            running[j] += contribution
-            steps.append({
-                "phase": "backward", "node": j, "focus": [f"v{j}", f"o{i}"],
-                "edges": [f"e{i}_{k}"],
-                "title": f"Backward: {names[i]} ({_op_text(node)}) sends gradient to "
-                         f"{names[j]}",
-                "lines": [["upstream", f"upstream {names[i]}.grad", repr(g)],
-                          ["local", f"local d{names[i]}/d{names[j]}", repr(local)],
-                          ["contribution", "contribution", repr(contribution)],
-                          ["before", f"{names[j]}.grad before", repr(before)],
-                          ["grad", f"{names[j]}.grad now", repr(running[j])],
-                          ["rule", f"rule of {_op_text(node)}", formula]],
-                "equation": f"{names[j]}.grad += {names[i]}.grad × d{names[i]}/d{names[j]}",
-                "grads": {str(j): repr(running[j])}})
-    return steps, running
+                  "grads": {str(j): repr(g) for j, g in enumerate(running.values())}})
+    for node, parent, k, g, local in chain_rule(order, running):
+        i = index[node]
+        j = index[parent]
+        contribution = g * local
+        before = running[parent]
+        running[parent] += contribution
+        formula = node._fn.formula  # an edge's child always has an operation
+        steps.append({
+            "phase": "backward", "node": j, "focus": [f"v{j}", f"o{i}"],
+            "edges": [f"e{i}_{k}"],
+            "title": f"Backward: {names[i]} ({_op_text(node)}) sends gradient to "
+                     f"{names[j]}",
+            "lines": [["upstream", f"upstream {names[i]}.grad", repr(g)],
+                      ["local", f"local d{names[i]}/d{names[j]}", repr(local)],
+                      ["contribution", "contribution", repr(contribution)],
+                      ["before", f"{names[j]}.grad before", repr(before)],
+                      ["grad", f"{names[j]}.grad now", repr(running[parent])],
+                      ["rule", f"rule of {_op_text(node)}", formula]],
+            "equation": f"{names[j]}.grad += {names[i]}.grad × d{names[i]}/d{names[j]}",
+            "grads": {str(j): repr(running[parent])}})
+    return steps, list(running.values())
 
 
 def export_html(root: Value, path: str | os.PathLike[str], *, gradient: float = 1.0,
