@@ -161,8 +161,9 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def _operation_names(text: str | None) -> list[str] | None:
-    """The operations --ops names (None: all of them), each checked against OPS."""
-    if not text:
+    """The operations --ops names (None, without --ops: all of them), each checked against
+    OPS; an empty --ops names none, which is a mistake, not a request for all."""
+    if text is None:
         return None
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:

@@ -19,7 +19,7 @@ from nn.reference import ReferenceNetwork
 from nn.serialize import SerializationError
 
 from .common import FAILURE, Command, CommandError, bounded_int, seed
-from .output import cannot_write, render, write_html
+from .output import cannot_write, stage_drawing, stage_page, write_alone
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -233,7 +233,7 @@ def _draw_example(model: nn.MLP, x: np.ndarray, target: object, loss: str, index
         print(f"{path.name}: too many neurons for one box each, so one box per layer.",
               file=out)
         drawing = draw_dot(root, collapse="layer", title=title + "layer")
-    return render(drawing, path)
+    return write_alone(lambda files: stage_drawing(files, drawing, path))
 
 
 def _neuron_page(model: nn.MLP, x: np.ndarray, path: Path) -> Path:
@@ -258,7 +258,8 @@ def _neuron_page(model: nn.MLP, x: np.ndarray, path: Path) -> Path:
     if chosen is not last:  # no neuron is active: back to the first one's gradients
         model.zero_grad()
         chosen.backward()
-    return write_html(chosen, path)
+    page_root: Value = chosen
+    return write_alone(lambda files: stage_page(files, page_root, path))
 
 
 def _plot_boundary(model: nn.MLP, X: np.ndarray, y: np.ndarray, dataset: str,
@@ -299,13 +300,13 @@ def _plot_loss(history: nn.History, path: Path) -> Path:
 def _save_figure(figure: Figure, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
+    def save(temporary: Path) -> None:  # the format from the target's name, not the temporary's
+        figure.savefig(temporary, dpi=100, format=path.suffix[1:])
+
     try:
-        figure.savefig(path, dpi=100)
-    except OSError as error:
-        raise cannot_write(path, error) from None
+        return write_alone(lambda files: files.stage(path, save))
     finally:
         plt.close(figure)
-    return path
 
 
 COMMAND = Command("demo", help="train a network and draw its gradients (the main job)",

@@ -15,7 +15,7 @@ from autograd.expression import ExpressionError, parse
 from autograd.viz import GraphTooLargeError, draw_dot
 
 from .common import Command, CommandError, positive_int
-from .output import output_format, render, write_html
+from .output import StagedFiles, output_format, stage_drawing, stage_page
 
 DESCRIPTION = """\
 Draw a scalar expression as a graph, with every value and gradient.
@@ -119,16 +119,18 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     result.backward()
     # A graph too large to draw fails here, before any output or file.
     drawing = _drawing(result, args.max_nodes)
-    page = write_html(result, path.with_suffix(".html"), args.max_nodes) \
-        if args.html else None
+    with StagedFiles() as files:  # the drawing and the page, both or neither
+        page = stage_page(files, result, path.with_suffix(".html"), args.max_nodes) \
+            if args.html else None
 
-    print(f"{expression.text.strip()} = {format_number(result.data)}", file=out)
-    for name in expression.variables:
-        print(f"  d/d{name} = {format_number(leaves[name].grad)}", file=out)
+        print(f"{expression.text.strip()} = {format_number(result.data)}", file=out)
+        for name in expression.variables:
+            print(f"  d/d{name} = {format_number(leaves[name].grad)}", file=out)
 
-    written = [render(drawing, path, out_format)]
-    if page is not None:
-        written.append(page)
+        written = [stage_drawing(files, drawing, path, out_format)]
+        if page is not None:
+            written.append(page)
+        files.commit()
     for written_path in written:
         print(f"wrote {written_path}", file=out)
     return 0
