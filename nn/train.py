@@ -89,6 +89,7 @@ class _Progress:
     def __init__(self, file: TextIO, epochs: int, batches: int, enabled: bool) -> None:
         self.file, self.epochs, self.batches, self.enabled = file, epochs, batches, enabled
         self.width = len(str(epochs))
+        self.drawn = 0  # characters of the bar on the line now, for the epoch line to cover
         # The bar redraws itself with carriage returns, which only a terminal undoes: in a
         # log file or a pipe every redraw would stay, so there only the epoch lines go.
         isatty = getattr(file, "isatty", None)
@@ -98,9 +99,10 @@ class _Progress:
         if not self.enabled or not self.bar or self.batches < 2:
             return
         filled = round(20 * done / self.batches)
-        self.file.write(f"\repoch {epoch:>{self.width}}/{self.epochs} "
-                        f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.batches} "
-                        f"loss {loss:.4f}")
+        bar = (f"epoch {epoch:>{self.width}}/{self.epochs} "
+               f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.batches} loss {loss:.4f}")
+        self.drawn = len(bar)
+        self.file.write("\r" + bar)
         self.file.flush()
 
     def epoch(self, epoch: int, history: History) -> None:
@@ -114,7 +116,9 @@ class _Progress:
             if history.val_accuracy[-1] is not None:
                 parts.append(f"val_acc {100 * history.val_accuracy[-1]:5.1f}%")
         line = "  ".join(parts)
-        self.file.write("\r" + line + " " * 12 + "\n" if self.bar else line + "\n")
+        # On a terminal the epoch line is written over the bar: spaces blank what is longer.
+        cover = " " * max(0, self.drawn - len(line))
+        self.file.write("\r" + line + cover + "\n" if self.bar else line + "\n")
         self.file.flush()
 
     def say(self, text: str) -> None:

@@ -167,6 +167,33 @@ def test_progress_bar_and_history_dict():
         history["los"]
 
 
+def as_a_terminal_shows(text: str) -> list[str]:
+    """The lines a terminal leaves on screen: a carriage return goes back to the start of
+    the line, and what follows is written over what was there."""
+    shown = []
+    for line in text.split("\n"):
+        screen = ""
+        for part in line.split("\r"):
+            screen = part + screen[len(part):]
+        shown.append(screen.rstrip())
+    return shown
+
+
+def test_the_epoch_line_covers_the_whole_bar_on_a_terminal():
+    # With 100000 epochs the bar is longer than the epoch line and the 12 spaces that
+    # once followed it: the last digits of the bar's loss stayed at the end of the line.
+    X, y = nn.xor(40, noise=0.1, seed=0)
+    runs = {}
+    for name, out in (("terminal", _Terminal()), ("log", io.StringIO())):
+        model = nn.MLP(2, [4, 1], seed=0)
+        nn.fit(model, X, y, loss="bce", epochs=100000, batch_size=8, seed=0,
+               target_loss=1e9, file=out)  # stops after the first epoch
+        runs[name] = out.getvalue()
+    assert "\r" in runs["terminal"] and "[####" in runs["terminal"]
+    assert as_a_terminal_shows(runs["terminal"]) == runs["log"].split("\n")
+    assert runs["log"].startswith("epoch      1/100000  loss ")
+
+
 def test_predict_and_evaluate_record_no_graph():
     model = nn.MLP(2, [3, 1], seed=0)
     X, y = nn.moons(10, seed=0, labels=(-1, 1))
