@@ -68,6 +68,7 @@ given with `register_vectorized`.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -595,16 +596,163 @@ def _add_rows(G: np.ndarray, rows: Any, values: np.ndarray) -> None:
 
 
 # --------------------------------------------------------------------------------------
+# The plan: everything the recording decided, built in full before anyone sees it.
+# --------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Plan:
+    """The recorded graph of one row and how a batch runs it.
+
+    Built completely by `_make_plan`, then published with a single assignment
+    (`Compiled._plan`): a thread that sees a plan sees all of it.  Nothing in it changes
+    afterwards; every call keeps its own arrays (S, V, G, GS and the groups' saved
+    state), so several threads can run one plan at once.
+    """
+
+    signature: list[tuple]      # one entry per node (see `_signature`)
+    parameters: list[Value]     # the leaves fn closes over, in slot order
+    param_ids: frozenset[int]
+    groups: list[_Group]        # in execution order
+    depths: list[int]           # the depth of each group
+    n_const: int                # size of the store S (batch-constant nodes)
+    n_var: int                  # rows of the store V (per-row nodes)
+    const_template: np.ndarray  # S with the constants filled in
+    out_slot: tuple[bool, int]  # where the root lives: (in S?, slot)
+
+
+def _make_plan(order: list[Value], sig: list[tuple], parameters: list[Value],
+               param_ids: frozenset[int], nargs: int) -> _Plan:
+    n = len(order)
+    const = [False] * n
+    needs = [False] * n     # a parameter lies behind the node
+    depth = [0] * n
+    parents: list[tuple[int, ...]] = [()] * n
+    for i, entry in enumerate(sig):
+        kind = entry[0]
+        if kind == "parameter":
+            const[i] = needs[i] = True
+        elif kind == "constant":
+            const[i] = True
+        elif kind != "input":
+            ps = entry[2]
+            parents[i] = ps
+            const[i] = all(const[p] for p in ps)
+            needs[i] = any(needs[p] for p in ps)
+            depth[i] = 1 + max((depth[p] for p in ps), default=0)
+
+    # Slots: parameters first in S (refreshed each call), then constants; the
+    # placeholders first in V (the columns of X).
+    const_slot = [-1] * n
+    var_slot = [-1] * n
+    n_const = 0
+    for i, entry in enumerate(sig):
+        if entry[0] == "parameter":
+            const_slot[i] = n_const
+            n_const += 1
+    constants: list[tuple[int, float]] = []
+    for i, entry in enumerate(sig):
+        if entry[0] == "constant":
+            const_slot[i] = n_const
+            constants.append((n_const, float.fromhex(entry[1])))
+            n_const += 1
+    n_var = nargs
+    for i, entry in enumerate(sig):
+        if entry[0] == "input":
+            var_slot[i] = entry[1]
+
+    # Group interior nodes by depth, operation, param and operand layout.
+    groups: dict[tuple, list[int]] = {}
+    for i, entry in enumerate(sig):
+        if entry[0] in ("input", "parameter", "constant"):
+            continue
+        layout = tuple((const[p], needs[p]) for p in entry[2])
+        key = (depth[i], entry[0], entry[1], layout)
+        groups.setdefault(key, []).append(i)
+    keys = sorted(groups, key=lambda k: (k[0], groups[k][0]))
+
+    def slot(i: int) -> int:
+        return const_slot[i] if const[i] else var_slot[i]
+
+    built: list[_Group] = []
+    depths: list[int] = []
+    for key in keys:
+        members = groups[key]
+        out_const = const[members[0]]
+        start = n_const if out_const else n_var
+        for k, i in enumerate(members):
+            if out_const:
+                const_slot[i] = start + k
+            else:
+                var_slot[i] = start + k
+        if out_const:
+            n_const += len(members)
+        else:
+            n_var += len(members)
+        out = slice(start, start + len(members))
+        name, param, layout = key[1], key[2], key[3]
+        param_value = None if param is None else float.fromhex(param)
+        index = np.array([[slot(p) for p in parents[i]] for i in members],
+                         dtype=np.intp).reshape(len(members), len(layout))
+        built.append(_make_group(name, param_value, layout, index, out_const, out))
+        depths.append(key[0])
+
+    const_template = np.zeros(n_const)
+    for s, value in constants:
+        const_template[s] = value
+    const_template.flags.writeable = False  # each call copies it
+    root = n - 1
+    return _Plan(sig, parameters, param_ids, built, depths, n_const, n_var,
+                 const_template, (const[root], slot(root)))
+
+
+def _make_group(name: str, param: Any, layout: tuple, index: np.ndarray,
+                out_const: bool, out: slice) -> _Group:
+    if name == "dot":
+        n = (len(layout) - 1) // 2
+        classes: dict[tuple, list[int]] = {}
+        for t in range(n):
+            classes.setdefault((layout[t], layout[n + t]), []).append(t)
+        terms = []
+        for (w_layout, x_layout), ts in classes.items():
+            w = _Operand(w_layout[0], index[:, ts], w_layout[1])
+            x_rows = index[:, [n + t for t in ts]]
+            x = _Operand(x_layout[0], x_rows, x_layout[1])
+            shared = None
+            if w.const and not x.const and np.all(x_rows == x_rows[0]):
+                shared = _compact(x_rows[0])
+            terms.append((w, x, shared))
+        bias = _Operand(layout[-1][0], index[:, -1], layout[-1][1])
+        return _DotGroup(terms, bias, out_const, out, index,
+                         tuple(lay[0] for lay in layout))
+    if name == "sum":
+        classes = {}
+        for t, lay in enumerate(layout):
+            classes.setdefault(lay, []).append(t)
+        return _SumGroup([_Operand(lay[0], index[:, ts], lay[1])
+                          for lay, ts in classes.items()], out_const, out, index,
+                         tuple(lay[0] for lay in layout))
+    operands = [_Operand(lay[0], index[:, j], lay[1]) for j, lay in enumerate(layout)]
+    return _ElementwiseGroup(name, param, operands, out_const, out)
+
+
+# --------------------------------------------------------------------------------------
 # The compiled function.
 # --------------------------------------------------------------------------------------
 
 CheckRows = int | Literal["all"]
+
+# Held while compiled calls add their gradients into the parameters' `.grad`: two
+# threads running `backward` over shared parameters must not lose each other's sums.
+_accumulating = threading.Lock()
 
 
 class Compiled:
     """A scalar function recorded once and evaluated on whole batches with NumPy.
 
     Build it with `autograd.compile`; see the module documentation for the rules.
+    One compiled function may be called from several threads at once: the first call
+    records under a lock (the others wait for it), and each call works in arrays of its
+    own.
     """
 
     def __init__(self, fn: Callable[..., Value], nargs: int, check: CheckRows = 1,
@@ -624,8 +772,13 @@ class Compiled:
         self.nargs = nargs
         self.check = check
         self.first_check = first_check
-        self.parameters: list[Value] = []
-        self._recorded: list[tuple] | None = None
+        # None until the first call has recorded and checked the graph; then set once,
+        # complete (see `_Plan`).
+        self._plan: _Plan | None = None
+        # Guards recording, `_cursor` and `data_reads`; the thread recording, so that fn
+        # calling its own compiled function while traced is an error, not a deadlock.
+        self._lock = threading.Lock()
+        self._recording_thread: int | None = None
         self._cursor = 0  # next row to re-trace, so that checks walk through the data
         #: Where fn's own code looked at a Value's number while it was traced (empty:
         #: never, so the recorded graph holds for every row and needs no re-tracing).
@@ -636,9 +789,9 @@ class Compiled:
     def __call__(self, X: Any) -> np.ndarray:
         """fn's value for every row of X (shape (batch, nargs)), as shape (batch,)."""
         X = self._as_batch(X)
-        self._prepare(X)
-        S, V, _ = self._forward(X, keep=False)
-        return self._output(S, V, X.shape[0])
+        plan = self._prepare(X)
+        S, V, _ = self._forward(plan, X, keep=False)
+        return _output(plan, S, V, X.shape[0])
 
     def backward(self, X: Any, reduction: Literal["mean", "sum"] = "mean") -> float:
         """Mean of fn over the rows of X; adds d mean / d parameter into each ``.grad``.
@@ -649,48 +802,59 @@ class Compiled:
         if reduction not in ("mean", "sum"):
             raise ValueError(f"compile: reduction must be 'mean' or 'sum', got {reduction!r}")
         X = self._as_batch(X)
-        self._prepare(X)
+        plan = self._prepare(X)
         batch = X.shape[0]
-        S, V, saved = self._forward(X, keep=True)
-        values = self._output(S, V, batch)
-        GS = np.zeros(self._n_const)
-        G = np.zeros((self._n_var, batch))
-        const, slot = self._out_slot
+        S, V, saved = self._forward(plan, X, keep=True)
+        values = _output(plan, S, V, batch)
+        GS = np.zeros(plan.n_const)
+        G = np.zeros((plan.n_var, batch))
+        const, slot = plan.out_slot
         seed = 1.0 / batch if reduction == "mean" else 1.0
         if const:
             GS[slot] = seed * batch  # every row holds the same value: its slopes add up
         else:
             G[slot] = seed
-        for group, state in zip(reversed(self._groups), reversed(saved)):
+        for group, state in zip(reversed(plan.groups), reversed(saved)):
             if state is None:
                 continue
             gout = GS[group.out][:, None] if group.out_const else G[group.out]
             group.backward(S, V, GS, G, state, gout)
-        n_params = len(self.parameters)
-        for p, g in zip(self.parameters, GS[:n_params].tolist()):
-            p._grad += g  # the slot: the public property would report a read
+        grads = GS[:len(plan.parameters)].tolist()
+        with _accumulating:
+            for p, g in zip(plan.parameters, grads):
+                p._grad += g  # the slot: the public property would report a read
         total = math.fsum(values.tolist())
         return total / batch if reduction == "mean" else total
+
+    @property
+    def parameters(self) -> list[Value]:
+        """The Values fn closes over whose gradients `backward` adds up, in a fixed order
+        (empty before the first call records the graph)."""
+        plan = self._plan
+        return [] if plan is None else list(plan.parameters)
 
     @property
     def groups(self) -> list[tuple[int, str, int]]:
         """(depth, operation, nodes) for every fused group, in execution order (empty
         before the first call records the graph)."""
-        if self._recorded is None:
+        plan = self._plan
+        if plan is None:
             return []
-        return [(d, g.name, _shape(g.out)[0]) for d, g in zip(self._depths, self._groups)]
+        return [(d, g.name, _shape(g.out)[0]) for d, g in zip(plan.depths, plan.groups)]
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__name__", type(self.fn).__name__)
-        if self._recorded is None:
+        plan = self._plan
+        if plan is None:
             return f"Compiled({name}, nargs={self.nargs}, not recorded yet)"
-        return (f"Compiled({name}, nargs={self.nargs}, {self.node_count} nodes per row in "
-                f"{len(self._groups)} groups, {len(self.parameters)} parameters)")
+        return (f"Compiled({name}, nargs={self.nargs}, {len(plan.signature)} nodes per row "
+                f"in {len(plan.groups)} groups, {len(plan.parameters)} parameters)")
 
     @property
     def node_count(self) -> int:
         """Nodes in the recorded graph of one row (0 before the first call)."""
-        return len(self._recorded) if self._recorded is not None else 0
+        plan = self._plan
+        return 0 if plan is None else len(plan.signature)
 
     # -- checks ------------------------------------------------------------------------
     def _as_batch(self, X: Any) -> np.ndarray:
@@ -706,31 +870,41 @@ class Compiled:
             raise ValueError("compile: X has no rows; the mean of nothing is undefined")
         return arr
 
-    def _prepare(self, X: np.ndarray) -> None:
-        """Record on the first call; re-trace rows as the module documentation says."""
+    def _prepare(self, X: np.ndarray) -> _Plan:
+        """The plan, recorded on the first call; re-trace rows as the module
+        documentation says."""
+        plan = self._plan
+        if plan is not None and self.check != "all" and not self.data_reads:
+            return plan  # fn never looked at a number: its graph cannot depend on them
         batch = X.shape[0]
-        if self._recorded is None:
-            seen = self._record(X)
-            candidates = range(batch) if self.check == "all" else _spread(batch,
-                                                                          self.first_check)
-            rows = [r for r in candidates if r not in seen]
-            watch = True
-        elif self.check == "all":
-            rows, watch = list(range(batch)), False
-        elif not self.data_reads:
-            return  # fn never looked at a number: its graph cannot depend on them
+        if plan is None:
+            if self._recording_thread == threading.get_ident():
+                raise RuntimeError("compile: fn called its own compiled function while "
+                                   "that function was recording fn")
+            with self._lock:
+                if self._plan is None:  # no other thread recorded while this one waited
+                    self._recording_thread = threading.get_ident()
+                    try:
+                        self._plan = self._record(X)
+                    finally:
+                        self._recording_thread = None
+                    return self._plan
+                plan = self._plan
+            if self.check != "all" and not self.data_reads:
+                return plan
+        if self.check == "all":
+            rows = list(range(batch))
         else:
-            rows = [(self._cursor + i) % batch for i in range(min(self.check, batch))]
-            self._cursor = (self._cursor + len(rows)) % batch
-            watch = False
-        for r in rows:
-            found = _signature(self._trace_row(X, r, watch), self._param_ids)
-            if found != self._recorded:
-                params = {id(p): p for p in self.parameters}
-                raise _mismatch(self._recorded, found, r, "than for row 0", params)
+            with self._lock:  # each call takes the next rows in turn
+                rows = [(self._cursor + i) % batch for i in range(min(self.check, batch))]
+                self._cursor = (self._cursor + len(rows)) % batch
+        # Traced without the watch: nothing shared is written, so no lock is needed.
+        _check_rows(self, plan, X, rows, watch=False)
+        return plan
 
-    def _record(self, X: np.ndarray) -> set[int]:
-        """Trace rows 0 and 1, tell parameters from constants, plan; return rows seen."""
+    def _record(self, X: np.ndarray) -> _Plan:
+        """Trace rows 0 and 1, tell parameters from constants, plan, then re-trace the
+        first call's rows; return the plan (not yet published).  Runs under the lock."""
         first = self._trace_row(X, 0, watch=True)
         # A second trace tells parameters (the same objects again) from constants (new).
         second_row = min(1, X.shape[0] - 1)
@@ -738,20 +912,23 @@ class Compiled:
         inputs = {id(p) for p in first.placeholders}
         leaves1 = {id(v) for v in first.order if v._fn is None and id(v) not in inputs}
         leaves2 = {id(v) for v in second.order if v._fn is None}
-        param_ids = leaves1 & leaves2
+        param_ids = frozenset(leaves1 & leaves2)
         recorded = _signature(first, param_ids)
         found = _signature(second, param_ids)
         params_by_id = {id(v): v for v in first.order if id(v) in param_ids}
         if found != recorded:
             raise _mismatch(recorded, found, second_row, "than for row 0", params_by_id)
-        self.parameters = [v for v in first.order if id(v) in param_ids]
-        self._param_ids = param_ids
-        self._recorded = recorded
-        self._plan(first.order, recorded)
-        return {0, second_row}
+        parameters = [v for v in first.order if id(v) in param_ids]
+        plan = _make_plan(first.order, recorded, parameters, param_ids, self.nargs)
+        batch = X.shape[0]
+        candidates = range(batch) if self.check == "all" else _spread(batch, self.first_check)
+        rows = [r for r in candidates if r not in (0, second_row)]
+        _check_rows(self, plan, X, rows, watch=True)
+        return plan
 
     def _trace_row(self, X: np.ndarray, r: int, watch: bool) -> _Trace:
-        """Run fn eagerly on row r (noting where it looks at numbers if `watch`)."""
+        """Run fn eagerly on row r; with `watch` (only while recording, under the lock)
+        note in `data_reads` where it looks at numbers."""
         watcher = _DataWatch() if watch else None
         try:
             trace = _run(self.fn, X[r].tolist(), watcher)
@@ -761,135 +938,20 @@ class Compiled:
             self.data_reads.extend(w for w in watcher.reads if w not in self.data_reads)
         return trace
 
-    # -- planning ----------------------------------------------------------------------
-    def _plan(self, order: list[Value], sig: list[tuple]) -> None:
-        n = len(order)
-        const = [False] * n
-        needs = [False] * n     # a parameter lies behind the node
-        depth = [0] * n
-        parents: list[tuple[int, ...]] = [()] * n
-        for i, entry in enumerate(sig):
-            kind = entry[0]
-            if kind == "parameter":
-                const[i] = needs[i] = True
-            elif kind == "constant":
-                const[i] = True
-            elif kind != "input":
-                ps = entry[2]
-                parents[i] = ps
-                const[i] = all(const[p] for p in ps)
-                needs[i] = any(needs[p] for p in ps)
-                depth[i] = 1 + max((depth[p] for p in ps), default=0)
-
-        # Slots: parameters first in S (refreshed each call), then constants; the
-        # placeholders first in V (the columns of X).
-        const_slot = [-1] * n
-        var_slot = [-1] * n
-        n_const = 0
-        for i, entry in enumerate(sig):
-            if entry[0] == "parameter":
-                const_slot[i] = n_const
-                n_const += 1
-        constants: list[tuple[int, float]] = []
-        for i, entry in enumerate(sig):
-            if entry[0] == "constant":
-                const_slot[i] = n_const
-                constants.append((n_const, float.fromhex(entry[1])))
-                n_const += 1
-        n_var = self.nargs
-        for i, entry in enumerate(sig):
-            if entry[0] == "input":
-                var_slot[i] = entry[1]
-
-        # Group interior nodes by depth, operation, param and operand layout.
-        groups: dict[tuple, list[int]] = {}
-        for i, entry in enumerate(sig):
-            if entry[0] in ("input", "parameter", "constant"):
-                continue
-            layout = tuple((const[p], needs[p]) for p in entry[2])
-            key = (depth[i], entry[0], entry[1], layout)
-            groups.setdefault(key, []).append(i)
-        keys = sorted(groups, key=lambda k: (k[0], groups[k][0]))
-
-        def slot(i: int) -> int:
-            return const_slot[i] if const[i] else var_slot[i]
-
-        built: list[_Group] = []
-        depths: list[int] = []
-        for key in keys:
-            members = groups[key]
-            out_const = const[members[0]]
-            start = n_const if out_const else n_var
-            for k, i in enumerate(members):
-                if out_const:
-                    const_slot[i] = start + k
-                else:
-                    var_slot[i] = start + k
-            if out_const:
-                n_const += len(members)
-            else:
-                n_var += len(members)
-            out = slice(start, start + len(members))
-            name, param, layout = key[1], key[2], key[3]
-            param_value = None if param is None else float.fromhex(param)
-            index = np.array([[slot(p) for p in parents[i]] for i in members],
-                             dtype=np.intp).reshape(len(members), len(layout))
-            built.append(self._make_group(name, param_value, layout, index, out_const, out))
-            depths.append(key[0])
-
-        self._groups = built
-        self._depths = depths
-        self._n_const = n_const
-        self._n_var = n_var
-        self._const_template = np.zeros(n_const)
-        for s, value in constants:
-            self._const_template[s] = value
-        root = n - 1
-        self._out_slot = (const[root], slot(root))
-
-    @staticmethod
-    def _make_group(name: str, param: Any, layout: tuple, index: np.ndarray,
-                    out_const: bool, out: slice) -> _Group:
-        if name == "dot":
-            n = (len(layout) - 1) // 2
-            classes: dict[tuple, list[int]] = {}
-            for t in range(n):
-                classes.setdefault((layout[t], layout[n + t]), []).append(t)
-            terms = []
-            for (w_layout, x_layout), ts in classes.items():
-                w = _Operand(w_layout[0], index[:, ts], w_layout[1])
-                x_rows = index[:, [n + t for t in ts]]
-                x = _Operand(x_layout[0], x_rows, x_layout[1])
-                shared = None
-                if w.const and not x.const and np.all(x_rows == x_rows[0]):
-                    shared = _compact(x_rows[0])
-                terms.append((w, x, shared))
-            bias = _Operand(layout[-1][0], index[:, -1], layout[-1][1])
-            return _DotGroup(terms, bias, out_const, out, index,
-                             tuple(lay[0] for lay in layout))
-        if name == "sum":
-            classes = {}
-            for t, lay in enumerate(layout):
-                classes.setdefault(lay, []).append(t)
-            return _SumGroup([_Operand(lay[0], index[:, ts], lay[1])
-                              for lay, ts in classes.items()], out_const, out, index,
-                             tuple(lay[0] for lay in layout))
-        operands = [_Operand(lay[0], index[:, j], lay[1]) for j, lay in enumerate(layout)]
-        return _ElementwiseGroup(name, param, operands, out_const, out)
-
     # -- evaluation --------------------------------------------------------------------
-    def _forward(self, X: np.ndarray, keep: bool) -> tuple[np.ndarray, np.ndarray, list]:
+    def _forward(self, plan: _Plan, X: np.ndarray,
+                 keep: bool) -> tuple[np.ndarray, np.ndarray, list]:
         batch = X.shape[0]
-        S = self._const_template.copy()
-        n_params = len(self.parameters)
+        S = plan.const_template.copy()
+        n_params = len(plan.parameters)
         if n_params:
             # The slots, not the public properties: those cost a check for observers each.
-            S[:n_params] = [p._data for p in self.parameters]
-        V = np.empty((self._n_var, batch))
+            S[:n_params] = [p._data for p in plan.parameters]
+        V = np.empty((plan.n_var, batch))
         V[:self.nargs] = X.T
         saved: list[Any] = []
         with np.errstate(all="ignore"):  # domain problems are reported below, by row
-            for group in self._groups:
+            for group in plan.groups:
                 try:
                     state, out, invalid = group.forward(S, V)
                 except (ArithmeticError, ValueError):
@@ -905,12 +967,6 @@ class Compiled:
                 if keep:
                     saved.append((state, out) if group.needed else None)
         return S, V, saved
-
-    def _output(self, S: np.ndarray, V: np.ndarray, batch: int) -> np.ndarray:
-        const, slot = self._out_slot
-        if const:
-            return np.full(batch, S[slot])
-        return V[slot].copy()
 
     def _domain_error(self, X: np.ndarray, group: _Group, invalid: np.ndarray) -> None:
         """Replay rows eagerly up to the first bad one and raise the engine's error."""
@@ -928,6 +984,23 @@ class Compiled:
                 self.fn(*[Value(v) for v in X[r].tolist()])
             except DomainError as exc:
                 raise DomainError(f"{exc} (in row {r} of the batch)") from exc
+
+
+def _check_rows(c: Compiled, plan: _Plan, X: np.ndarray, rows: Sequence[int],
+                watch: bool) -> None:
+    """Re-trace `rows` and raise `GraphMismatchError` at the first whose graph differs."""
+    for r in rows:
+        found = _signature(c._trace_row(X, r, watch), plan.param_ids)
+        if found != plan.signature:
+            params = {id(p): p for p in plan.parameters}
+            raise _mismatch(plan.signature, found, r, "than for row 0", params)
+
+
+def _output(plan: _Plan, S: np.ndarray, V: np.ndarray, batch: int) -> np.ndarray:
+    const, slot = plan.out_slot
+    if const:
+        return np.full(batch, S[slot])
+    return V[slot].copy()
 
 
 def _spread(batch: int, count: int) -> list[int]:
@@ -948,6 +1021,6 @@ def compile(fn: Callable[..., Value], nargs: int, *, check: CheckRows = 1,
     that fn closes over.  If fn looks at a Value's number while traced, each call
     re-traces ``check`` rows (``'all'``: every row, always) to verify that the graph does
     not depend on the data, and the first call ``first_check`` rows.  See the module
-    documentation for the guarantee.
+    documentation for the guarantee.  Safe to call from several threads at once.
     """
     return Compiled(fn, nargs, check=check, first_check=first_check)

@@ -647,7 +647,7 @@ def test_user_primitive_falls_back_to_its_scalar_rule_then_uses_a_registered_one
                         lambda x, out, p: (3.0 * x * x,))
     fast = assert_matches_eager(f, 1, X, [w])
     def cube_rule(compiled):
-        (group,) = [g for g in compiled._groups if g.name == "cube_for_compile"]
+        (group,) = [g for g in compiled._plan.groups if g.name == "cube_for_compile"]
         return group.rule
 
     assert cube_rule(fast) is VECTORIZED["cube_for_compile"]
