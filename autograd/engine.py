@@ -80,17 +80,20 @@ class _GradMode:
 
     def __init__(self, enabled: bool) -> None:
         self._target = enabled
-        self._saved: list[bool] = []
+        # What each `with` restores, kept per thread: one instance (`ng = no_grad()`)
+        # may be entered by several threads at once, and each must get back its own state.
+        self._saved = threading.local()
 
     def __enter__(self) -> None:
         if _observers and not self._target:
             _observed("no_grad")
-        self._saved.append(_state.enabled)
+        saved = self._saved.__dict__.setdefault("stack", [])
+        saved.append(_state.enabled)
         _count_block(+1)
         _state.enabled = self._target
 
     def __exit__(self, *exc: object) -> None:
-        _state.enabled = self._saved.pop()
+        _state.enabled = self._saved.stack.pop()
         _count_block(-1)
 
     def __call__(self, func: Callable) -> Callable:
