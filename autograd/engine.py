@@ -463,6 +463,28 @@ DOT = _register(Op("dot", _dot_forward, _dot_derivative,
                    method="autograd.dot(w, x, b)"))
 
 
+
+class _ClosureStep:
+    """What a node built micrograd's way keeps: its ``_op`` name and ``_backward``."""
+
+    __slots__ = ("name", "step")
+
+    def __init__(self, name: str, step: Callable[[], Any] | None) -> None:
+        self.name = name
+        self.step = step
+
+
+def _no_rule(*args: Any) -> Any:
+    raise TypeError("a node built with Value(data, _children, _op) has no forward rule: "
+                    "its number is given, and its step is its _backward function")
+
+
+# The operation of every node built micrograd's way, ``Value(data, _children, _op)``.
+# Not in OPS (it is not an operation one can apply); its derivatives come from the
+# node's own ``_backward`` (see `_closure_slopes`), its name from the node's ``_op``.
+CLOSURE = Op("_backward", _no_rule, _no_rule, "the node's own _backward function", -1)
+
+
 # --------------------------------------------------------------------------------------
 # Value
 # --------------------------------------------------------------------------------------
@@ -493,7 +515,18 @@ class Value:
     label: str
     scope: str
 
-    def __init__(self, data: Number, label: str = "") -> None:
+    def __init__(self, data: Number, _children: Iterable[Value] | str = (), _op: str = "",
+                 label: str = "") -> None:
+        """A leaf holding `data`, or (micrograd's way) a node computed from `_children`.
+
+        ``Value(2.0)``, ``Value(2.0, label="a")`` and ``Value(2.0, "a")`` make leaves.
+        ``Value(out, (a, b), "op")`` makes a node with parents `a` and `b` drawn as "op",
+        as micrograd's engine does; assign its ``_backward`` a function that adds
+        ``out.grad`` times each local derivative into the parents' ``.grad`` and it takes
+        part in `backward()` (see `Value._backward`).
+        """
+        if isinstance(_children, str):  # Value(2.0, "a"): the label, as before
+            _children, label = (), _children
         self._data = _as_float(data, "Value")
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a string, got {type(label).__name__}")
@@ -504,6 +537,25 @@ class Value:
         self._b: Any = None
         self._param: Any = None
         self.scope = _state.scope if _open_blocks else ""
+        if _children or _op:
+            self._become_closure_node(_children, _op)
+
+    def _become_closure_node(self, children: Iterable[Value], name: str,
+                             step: Callable[[], Any] | None = None) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"Value: _op must be a string, got {type(name).__name__}")
+        parents: list[Value] = []
+        for child in children:
+            if not isinstance(child, Value):
+                raise TypeError(f"Value: _children must be Values, got "
+                                f"{type(child).__name__} {child!r:.60}")
+            if not any(child is p for p in parents):  # micrograd keeps a set
+                parents.append(child)
+        if not parents or not (_state.enabled if _open_blocks else True):
+            return  # nothing to depend on (or no_grad): a leaf, as micrograd's would act
+        self._fn = CLOSURE
+        self._a = tuple(parents)
+        self._param = _ClosureStep(name, step)
 
     @property
     def data(self) -> float:
@@ -545,7 +597,40 @@ class Value:
     def op(self) -> str:
         """Name of the operation that produced this Value ('' for a leaf)."""
         fn = self._fn
-        return "" if fn is None else fn.name
+        if fn is None:
+            return ""
+        return self._param.name if fn is CLOSURE else fn.name
+
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """This node's own chain-rule step, as micrograd's ``_backward``.
+
+        Calling it adds ``self.grad`` times each local derivative into the parents'
+        ``.grad`` (for a leaf it does nothing), so calling it node by node in reverse
+        topological order, after ``root.grad = 1.0``, is a backward pass by hand.
+        Assigning a function makes this node's step that function (micrograd's way to
+        add an operation): `backward()`, `grad()` and the drawings then learn each
+        local derivative by running it once with ``self.grad`` = 1 on zeroed parents.
+        """
+        node = self
+        if node._fn is CLOSURE and node._param.step is not None:
+            return node._param.step
+
+        def step() -> None:
+            for _child, parent, _k, upstream, local in chain_rule((node,)):
+                parent._grad += upstream * local
+
+        return step
+
+    @_backward.setter
+    def _backward(self, step: Callable[[], Any]) -> None:
+        if not callable(step):
+            raise TypeError(f"Value._backward: expected a function, got {type(step).__name__}")
+        if self._fn is CLOSURE:
+            self._param.step = step
+        elif self._fn is not None:  # an engine node whose step the user replaces
+            self._become_closure_node(self.parents, self.op, step)
+        # On a leaf, as in micrograd, the step is never called: nothing to store.
 
     @property
     def _op(self) -> str:
@@ -892,6 +977,8 @@ def local_derivatives(node: Value, as_values: bool = False) -> Sequence[Any]:
     fn = node._fn
     if fn is None:
         return _EMPTY
+    if fn is CLOSURE:
+        return _closure_slopes(node, as_values)
     if as_values:
         if _observers:
             _observed("grad(create_graph=True)")
@@ -903,6 +990,36 @@ def local_derivatives(node: Value, as_values: bool = False) -> Sequence[Any]:
     if fn.has_param:
         return fn.derivative(*args, out, node._param)
     return fn.derivative(*args, out)
+
+
+def _closure_slopes(node: Value, as_values: bool) -> tuple[float, ...]:
+    """The local derivatives of a node whose step is a user's ``_backward`` function.
+
+    The function adds ``out.grad * d out / d parent`` into each parent's ``.grad``; run
+    once with ``out.grad = 1`` on parents whose ``.grad`` is 0 it leaves exactly the
+    local derivatives there.  Every ``.grad`` it touches is put back afterwards.
+    """
+    step: _ClosureStep = node._param
+    parents: tuple[Value, ...] = node._a
+    if as_values:
+        raise TypeError(
+            f"grad(create_graph=True): the node {step.name or '(no _op)'!r} was built with a "
+            "_backward function, which gives numbers, not a rule to differentiate again; "
+            "define the operation with autograd.primitive for higher derivatives")
+    if step.step is None:  # micrograd's default _backward does nothing
+        return (0.0,) * len(parents)
+    saved = [p._grad for p in parents]
+    saved_out = node._grad
+    try:
+        for p in parents:
+            p._grad = 0.0
+        node._grad = 1.0
+        step.step()
+        return tuple(float(p._grad) for p in parents)
+    finally:
+        for p, g in zip(parents, saved):
+            p._grad = g
+        node._grad = saved_out
 
 
 def chain_rule(order: Sequence[Value], grads: dict[Value, Any] | None = None, *,
