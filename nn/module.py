@@ -27,7 +27,11 @@ micrograd compatibility: ``Neuron(nin, nonlin=True)``, ``Layer(nin, nout, **kw)`
 ``.zero_grad()``, ``MLP.layers``, ``Layer.neurons``, ``Neuron.w``, ``Neuron.b``; a layer
 with one output returns a single Value.
 
-Weights: ``seed=`` (int) or ``rng=`` (``numpy.random.Generator``) make them reproducible.
+Weights: ``seed=`` (int) or ``rng=`` (``numpy.random.Generator``) give a model its own
+stream.  Without either, the weights come from Python's `random` module, as micrograd's
+do, so ``random.seed(1337)`` before building repeats a model (and, with the default
+``init='uniform'``, draws exactly the weights micrograd's ``MLP`` draws after the same
+seed: one ``random.uniform(-1, 1)`` per weight, layer by layer, neuron by neuron).
 ``init='uniform'`` draws U(-1, 1) (micrograd), ``'xavier'`` draws U(-a, a) with
 a = sqrt(6 / (fan_in + fan_out)), ``'he'`` draws N(0, 2 / fan_in).  Biases start at 0.
 """
@@ -36,6 +40,7 @@ from __future__ import annotations
 
 import math
 import os
+import random
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -80,7 +85,8 @@ def _check_count(value: object, what: str, where: str) -> int:
 
 
 def _make_rng(seed: int | None, rng: np.random.Generator | None,
-              where: str) -> np.random.Generator:
+              where: str) -> np.random.Generator | None:
+    """The generator of `seed=` or `rng=`; None (Python's `random`) when neither is given."""
     if rng is not None and seed is not None:
         raise ValueError(f"{where}: give seed= or rng=, not both")
     if rng is not None:
@@ -90,17 +96,24 @@ def _make_rng(seed: int | None, rng: np.random.Generator | None,
         return rng
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))):
         raise TypeError(f"{where}: seed must be an int, got {type(seed).__name__} {seed!r}")
-    return np.random.default_rng(seed)
+    return None if seed is None else np.random.default_rng(seed)
 
 
-def _draw_weights(rng: np.random.Generator, init: str, nout: int, nin: int) -> np.ndarray:
-    """A (nout, nin) float64 matrix of initial weights (`init` is already checked)."""
-    if init == "xavier":
-        bound = math.sqrt(6.0 / (nin + nout))
-        return rng.uniform(-bound, bound, size=(nout, nin))
+def _draw_weights(rng: np.random.Generator | None, init: str, nout: int,
+                  nin: int) -> np.ndarray:
+    """A (nout, nin) float64 matrix of initial weights (`init` is already checked), from
+    `rng`, or from Python's `random` when `rng` is None (row by row, as micrograd draws)."""
     if init == "he":
-        return rng.normal(0.0, math.sqrt(2.0 / nin), size=(nout, nin))
-    return rng.uniform(-1.0, 1.0, size=(nout, nin))
+        sigma = math.sqrt(2.0 / nin)
+        if rng is None:
+            return np.array([[random.gauss(0.0, sigma) for _ in range(nin)]
+                             for _ in range(nout)], dtype=np.float64).reshape(nout, nin)
+        return rng.normal(0.0, sigma, size=(nout, nin))
+    bound = math.sqrt(6.0 / (nin + nout)) if init == "xavier" else 1.0
+    if rng is None:
+        return np.array([[random.uniform(-bound, bound) for _ in range(nin)]
+                         for _ in range(nout)], dtype=np.float64).reshape(nout, nin)
+    return rng.uniform(-bound, bound, size=(nout, nin))
 
 
 _BATCH_HINT = "; a model takes one example at a time: [model(x) for x in X]"
@@ -423,15 +436,25 @@ class MLP(Module):
     16 neurons and one output.
 
     Hidden layers use `activation` (ReLU by default), the last layer `output_activation`
-    (linear by default), as in micrograd.  Weights for all layers come from one random
-    stream, drawn layer by layer, so a seed fixes the whole model.
+    (linear by default), as in micrograd's library.  ``all_layers='tanh'`` puts one
+    activation on every layer, the output included: ``MLP(3, [4, 4, 1], all_layers='tanh')``
+    is the network of micrograd's video lecture.  Weights for all layers come from one
+    random stream, drawn layer by layer, so a seed fixes the whole model.
     """
 
     def __init__(self, nin: int, nouts: Sequence[int], activation: str = "relu",
                  output_activation: str = "linear", bias: bool = True, *,
-                 init: str = "uniform", seed: int | None = None,
-                 rng: np.random.Generator | None = None) -> None:
+                 all_layers: str | None = None, init: str = "uniform",
+                 seed: int | None = None, rng: np.random.Generator | None = None) -> None:
         where = "MLP"
+        if all_layers is not None:
+            if (activation, output_activation) != ("relu", "linear"):
+                raise ValueError("MLP: give all_layers= or activation=/output_activation=, "
+                                 f"not both (got all_layers={all_layers!r}, "
+                                 f"activation={activation!r}, "
+                                 f"output_activation={output_activation!r})")
+            _check_activation(all_layers, where)
+            activation = output_activation = all_layers
         nin = _check_count(nin, "nin", where)
         if isinstance(nouts, (int, np.integer)) or not isinstance(nouts, Sequence) \
                 or len(nouts) == 0:
