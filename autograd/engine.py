@@ -19,6 +19,7 @@ Design choices that make the engine fast and safe on big graphs:
 
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import sys
@@ -1200,7 +1201,8 @@ def dot(weights: Sequence[Scalar], inputs: Sequence[Scalar], bias: Scalar = 0.0)
 # --------------------------------------------------------------------------------------
 
 def primitive(derivative: Callable[..., Any], *, name: str | None = None,
-              formula: str = "") -> Callable[[Callable[..., float]], Callable[..., Any]]:
+              formula: str = "", replace: bool = False
+              ) -> Callable[[Callable[..., float]], Callable[..., Any]]:
     """Turn a float function into a graph operation with a known derivative.
 
     ``derivative(*inputs, out)`` returns d out / d input (one value, or a tuple with one
@@ -1212,11 +1214,19 @@ def primitive(derivative: Callable[..., Any], *, name: str | None = None,
             return x ** 3
 
     The decorated function accepts numbers (returns a float) or Values (returns a Value
-    drawn under the function's name).
+    drawn under the function's name).  Every parameter of the function is an input of
+    the operation, passed by position or by keyword, defaults filled in; keyword-only
+    parameters and ``**kwargs`` are refused when the primitive is defined.
+
+    A name is taken once.  The same definition made again (a notebook cell run twice:
+    the same function name in the same module) replaces the first; ``replace=True``
+    replaces any earlier primitive of that name.  Built-in operations are never
+    replaced.  Values recorded before keep the rule they were made with.
     """
 
     def decorate(func: Callable[..., float]) -> Callable[..., Any]:
         op_name = name or func.__name__
+        signature = _input_signature(func, op_name)
 
         def local_derivatives(*args: Any) -> tuple:
             result = derivative(*args)
@@ -1226,10 +1236,32 @@ def primitive(derivative: Callable[..., Any], *, name: str | None = None,
                                  f"{len(args) - 1} inputs")
             return result
 
-        op = _register(Op(op_name, func, local_derivatives, formula or "user-defined",
-                          -1, method=f"{op_name}(x)"))
+        op = Op(op_name, func, local_derivatives, formula or "user-defined", -1,
+                method=f"{op_name}(x)")
+        earlier = _user_primitives.get(op_name)
+        if earlier is not None and (replace or earlier == _definition(func)):
+            OPS[op_name] = op
+        elif replace and op_name in OPS:
+            raise ValueError(f"primitive: {op_name!r} is a built-in operation; choose "
+                             "another name")
+        else:
+            _register(op)
+        _user_primitives[op_name] = _definition(func)
+        positional = signature is not None and all(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+            for p in signature.parameters.values())
+        count = len(signature.parameters) if positional and signature is not None else -1
 
-        def apply(*args: Scalar) -> Any:
+        def apply(*args: Scalar, **kwargs: Scalar) -> Any:
+            if signature is not None and (kwargs or (count >= 0 and len(args) != count)):
+                try:
+                    bound = signature.bind(*args, **kwargs)
+                except TypeError as exc:
+                    raise TypeError(f"{op_name}: {exc}") from None
+                bound.apply_defaults()
+                args = bound.args
+            elif kwargs:
+                raise TypeError(f"{op_name}: takes its inputs by position only")
             if any(isinstance(a, Value) for a in args):
                 return Value._apply(op, tuple(lift(a) for a in args))
             return float(func(*[_as_float(a, op_name) for a in args]))
@@ -1240,3 +1272,28 @@ def primitive(derivative: Callable[..., Any], *, name: str | None = None,
         return apply
 
     return decorate
+
+
+# The primitives defined so far: name -> (module, qualified name) of their function.
+_user_primitives: dict[str, tuple[str, str]] = {}
+
+
+def _definition(func: Callable[..., Any]) -> tuple[str, str]:
+    """What identifies a definition across re-runs of its code: module and name."""
+    return (getattr(func, "__module__", None) or "",
+            getattr(func, "__qualname__", None) or repr(func))
+
+
+def _input_signature(func: Callable[..., Any], op_name: str) -> inspect.Signature | None:
+    """The function's signature, checked: every parameter must be able to be an input."""
+    try:
+        signature = inspect.signature(func)
+    except (TypeError, ValueError):  # some built-ins have none: positional calls only
+        return None
+    for p in signature.parameters.values():
+        if p.kind in (p.KEYWORD_ONLY, p.VAR_KEYWORD):
+            raise TypeError(
+                f"primitive {op_name}: parameter {p.name!r} is keyword-only; every parameter "
+                "of a primitive is an input of the operation, so it must be able to be "
+                "passed by position")
+    return signature

@@ -206,3 +206,21 @@ def test_random_lecture_expressions_match_micrograd(seed: int) -> None:
     assert ours.data == pytest.approx(theirs.data, rel=1e-12)
     for mine, peer in zip(our_xs, their_xs):
         assert mine.grad == pytest.approx(peer.grad, rel=1e-12, abs=1e-12)
+
+
+def test_gradcheck_finds_a_wrong_lecture_closure_and_names_no_engine_rule() -> None:
+    import autograd
+
+    def wrong_exp(v: Value) -> Value:
+        out = Value(math.exp(v.data), (v,), "exp")
+
+        def _backward() -> None:
+            v.grad += 2 * out.data * out.grad   # should be out.data * out.grad
+
+        out._backward = _backward
+        return out
+
+    with pytest.raises(autograd.GradcheckError) as caught:
+        autograd.gradcheck(lambda x: wrong_exp(x) * x, [0.4])
+    assert caught.value.suspects == []          # no engine rule is to blame
+    autograd.gradcheck(lambda x: lecture_exp(x) * x, [0.4])   # the right closure passes
