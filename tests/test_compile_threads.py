@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+from compilehelpers import eager_batch
 
 import autograd
 import nn
@@ -67,23 +68,10 @@ def hinge_setup(seed: int):
     return model, X, example_loss
 
 
-def eager(example_loss, X, params):
-    for p in params:
-        p.grad = 0.0
-    losses = [example_loss(*[Value(v) for v in row]) for row in X.tolist()]
-    mean = autograd.sum_values(losses) / len(losses)
-    mean.backward()
-    values = np.array([loss.data for loss in losses])
-    grads = np.array([p.grad for p in params])
-    for p in params:
-        p.grad = 0.0
-    return values, grads
-
-
 def test_first_calls_from_four_threads_all_succeed_and_equal_eager():
     for trial in range(10):  # every trial races on a fresh recording
         model, X, example_loss = hinge_setup(trial)
-        expected, _ = eager(example_loss, X, model.parameters())
+        expected, _, _ = eager_batch(example_loss, X, model.parameters())
         c = autograd.compile(example_loss, 3)
         results = run_together(lambda k, c=c, X=X: [c(X) for _ in range(3)])
         for result in results:
@@ -121,13 +109,13 @@ def test_the_graph_is_recorded_once_whatever_the_number_of_threads():
 def test_backward_from_four_threads_adds_every_gradient():
     model, X, example_loss = hinge_setup(3)
     params = model.parameters()
-    expected_values, expected_grads = eager(example_loss, X, params)
+    _, expected_mean, expected_grads = eager_batch(example_loss, X, params)
     c = autograd.compile(example_loss, 3)
     calls = 5
     results = run_together(lambda k: [c.backward(X) for _ in range(calls)])
     for result in results:
         assert not isinstance(result, Exception), repr(result)
-        np.testing.assert_allclose(result, [expected_values.mean()] * calls, rtol=RTOL)
+        np.testing.assert_allclose(result, [expected_mean] * calls, rtol=RTOL)
     # Every call added its gradient: none was lost to another thread's addition.
     grads = np.array([p.grad for p in params])
     np.testing.assert_allclose(grads, THREADS * calls * expected_grads, rtol=RTOL,
