@@ -11,13 +11,14 @@ from .losses import bce_with_logits, half_sse, hinge, l2_penalty, mse, softmax_c
 from .module import MLP, Layer, Module, Neuron
 from .optim import SGD, Adam, LinearDecay, StepDecay
 from .serialize import SerializationError, load_model
-from .train import History, evaluate, fit, predict
+from .train import FitInterrupted, History, evaluate, fit, predict
 
 __all__ = [
     "Module", "Neuron", "Layer", "MLP",
     "mse", "half_sse", "hinge", "bce_with_logits", "softmax_cross_entropy", "l2_penalty",
     "SGD", "Adam", "LinearDecay", "StepDecay",
     "moons", "circles", "xor", "spiral", "train_val_split", "standardize", "minibatches",
-    "fit", "History", "predict", "evaluate", "load_model", "SerializationError",
+    "fit", "History", "FitInterrupted", "predict", "evaluate", "load_model",
+    "SerializationError",
     "data", "losses", "optim",
 ]

@@ -3,11 +3,14 @@
 `step()` reads each parameter's ``.grad`` and writes ``.data`` in place, under
 `autograd.no_grad()`, so parameters keep their identity and nothing is recorded.
 
-A step is computed in full before anything is written: `propose()` returns the new
-value of every parameter and of every piece of the optimizer's state as an `Update`
-(changing nothing), and `apply(update)` writes them all and counts the step;
-``step()`` is the two together.  A caller can look at an update before it applies it:
-`nn.fit` refuses one that would make a weight NaN or infinite.
+A step is all or nothing.  It is computed in full before anything is written:
+`propose()` returns the new value of every parameter and of every piece of the
+optimizer's state as an `Update` (changing nothing), and `apply(update)` writes them all
+and counts the step, with Ctrl-C held off until it is done (`nn.interrupts`);
+``step()`` is the two together.  So a `KeyboardInterrupt` finds the parameters, the
+state (momentum, Adam's moments) and ``steps`` all before the step or all after it.  A
+caller can also look at an update before applying it: `nn.fit` refuses one that would
+make a weight NaN or infinite.  Subclasses define `_new_values`.
 
 The learning rate is a number or a `Schedule`, a function of the step count k
 (0 for the first step): `LinearDecay` (micrograd's ``1.0 - 0.9 * k / 100`` is
@@ -23,6 +26,8 @@ from typing import Union
 
 import autograd
 from autograd import Value
+
+from .interrupts import interrupts_held
 
 __all__ = ["Optimizer", "Update", "SGD", "Adam", "Schedule", "LinearDecay", "StepDecay",
            "Constant"]
@@ -113,6 +118,10 @@ class Update:
         """(``"data"`` or the state's name, parameter index, value) of the first NaN or
         infinite number the update would write, or None when all are finite."""
         for what, values in (("data", self.data), *self.state.items()):
+            # A sum is NaN or infinite if any term is (and, rarely, when finite terms
+            # overflow it): only then is the list walked, at C speed otherwise.
+            if math.isfinite(sum(values)):
+                continue
             for i, value in enumerate(values):
                 if not math.isfinite(value):
                     return what, i, value
@@ -158,11 +167,14 @@ class Optimizer:
         return self._proposal(self.lr)
 
     def apply(self, update: Update) -> None:
-        """Write every new value of `update` (from `propose`) and count the step."""
+        """Write every new value of `update` (from `propose`) and count the step, all or
+        nothing: a Ctrl-C that arrives meanwhile is held until all is written."""
         if update.step != self.steps:
             raise ValueError(f"{type(self).__name__}: this update was computed at step "
                              f"{update.step}, but the optimizer is at step {self.steps}")
-        with autograd.no_grad():
+        # Only assignments of numbers computed beforehand run here, so nothing in the
+        # block can fail half-way, and Ctrl-C is held off (see nn.interrupts).
+        with autograd.no_grad(), interrupts_held():
             for p, value in zip(self.params, update.data):
                 p.data = value
             for name, values in update.state.items():

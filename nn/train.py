@@ -19,6 +19,11 @@ Training stops at the first of:
   batch is applied, so the weights (and the optimizer) stay as the batch found them, a
   `RuntimeWarning` says what happened, and the history's ``message`` repeats it.
 
+Ctrl-C stops training at a step boundary: an optimizer step is written whole or not
+at all (`nn.optim`), so the model holds the weights of the last complete step; `fit`
+then raises `FitInterrupted`, a `KeyboardInterrupt` whose ``history`` holds the complete
+epochs (``stop_reason`` ``"interrupted"``).
+
 The progress bar is plain text on stderr (``verbose=False`` turns it off); the bar within
 an epoch is drawn on a terminal only, a file or a pipe gets one line per epoch.
 """
@@ -40,12 +45,13 @@ from autograd import Value
 
 from .data import minibatches, train_val_split
 from .inference import accuracy_function, evaluate, predict
+from .interrupts import interrupts_held
 from .losses import RECORDS, Accuracy, find_loss
 from .module import Module
 from .optim import SGD, Optimizer, Update
 from .step import Batch, CompiledStep, EagerStep, NonFinite, Step
 
-__all__ = ["fit", "History", "predict", "evaluate", "ACCURACY"]
+__all__ = ["fit", "History", "FitInterrupted", "predict", "evaluate", "ACCURACY"]
 
 # loss name -> its accuracy (None for regression), read from the loss records.
 ACCURACY: dict[str, Accuracy | None] = {name: record.accuracy for record in RECORDS
@@ -127,6 +133,16 @@ class _Progress:
             self.file.flush()
 
 
+class FitInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped `fit`.  It is still a `KeyboardInterrupt` (a script or a command
+    line stops as it would); ``history`` holds what was done, with ``stop_reason``
+    ``"interrupted"``, and the model holds the weights of the last complete step."""
+
+    def __init__(self, message: str, history: History) -> None:
+        super().__init__(message)
+        self.history = history
+
+
 def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "mse",
         optimizer: Optimizer | None = None, epochs: int = 100, batch_size: int | None = None,
         validation: float | tuple[Any, Any] | None = None, patience: int | None = None,
@@ -178,39 +194,54 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
             bar.say(message)
         return history
 
-    for epoch in range(1, epochs + 1):
-        seen = _EpochTotals(optimizer.lr)
-        for done, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle, rng), 1):
-            try:
-                batch = step(Xb, yb)                                # forward, loss, backward
-                update = _finite_update(optimizer, model)           # update ...
-            except NonFinite as problem:
-                # Nothing of this batch was applied: the weights are those it started from.
-                message = (f"fit: stopped in epoch {epoch}, batch {done}: {problem}; the "
-                           "weights that last gave a finite loss are kept")
-                warnings.warn(message, RuntimeWarning, stacklevel=2)
-                return stop("non_finite", message)
-            optimizer.apply(update)                                 # ... applied whole
-            seen.add(batch, yb)
-            bar.batch(epoch, done, batch.loss)
-        seen.write(history, epoch, acc_fn)
-        if X_val is not None:                                       # validate
-            val_loss, val_acc = step.validate(X_val, y_val)
-            history.val_loss.append(val_loss)
-            history.val_accuracy.append(val_acc)
-            best.after(history)
-        bar.epoch(epoch, history)
+    def stop_non_finite(epoch: int, batch: int, problem: NonFinite) -> History:
+        # Nothing of this batch was applied: the weights are those it started from.
+        message = (f"fit: stopped in epoch {epoch}, batch {batch}: {problem}; the weights "
+                   "that last gave a finite loss are kept")
+        warnings.warn(message, RuntimeWarning, stacklevel=3)
+        return stop("non_finite", message)
 
-        if patience is not None and best.stale >= patience:         # stop
-            if restore_best:
-                _assign(params, best.weights)
-            return stop("early_stopping",
-                        f"fit: validation loss did not improve for {patience} epochs; best "
-                        f"was {best.loss:.6g} at epoch {history.best_epoch}"
-                        + (" (its weights are restored)" if restore_best else ""))
-        if target_loss is not None and history.loss[-1] <= target_loss:
-            return stop("target_loss")
-    return stop("max_epochs")
+    def stop_interrupted(epoch: int) -> FitInterrupted:
+        # Every write of the weights is whole (Optimizer.apply, _assign): the model is at
+        # a step boundary.  A half-accumulated gradient is cleared.
+        for p in params:
+            p.grad = 0.0
+        done = optimizer.steps - steps_before
+        message = (f"fit: interrupted in epoch {epoch} after {done} complete "
+                   f"step{'s' if done != 1 else ''}; the weights are those of the last "
+                   f"complete step, the history holds the {history.epochs} complete "
+                   f"epoch{'s' if history.epochs != 1 else ''}")
+        return FitInterrupted(message, stop("interrupted", message))
+
+    steps_before, epoch = optimizer.steps, 1
+    try:
+        for epoch in range(1, epochs + 1):
+            seen = _EpochTotals(optimizer.lr)
+            for done, (Xb, yb) in enumerate(minibatches(X, y, batch_size, shuffle, rng), 1):
+                try:
+                    batch = step(Xb, yb)                        # forward, loss, backward
+                    update = _finite_update(optimizer, model)   # the update, checked...
+                except NonFinite as problem:
+                    return stop_non_finite(epoch, done, problem)
+                optimizer.apply(update)                         # ...and applied whole
+                seen.add(batch, yb)
+                bar.batch(epoch, done, batch.loss)
+            validated = step.validate(X_val, y_val) if X_val is not None else None  # validate
+            _record(history, epoch, seen, acc_fn, validated, best)
+            bar.epoch(epoch, history)
+
+            if patience is not None and best.stale >= patience:  # stop
+                if restore_best:
+                    _assign(params, best.weights)
+                return stop("early_stopping",
+                            f"fit: validation loss did not improve for {patience} epochs; "
+                            f"best was {best.loss:.6g} at epoch {history.best_epoch}"
+                            + (" (its weights are restored)" if restore_best else ""))
+            if target_loss is not None and history.loss[-1] <= target_loss:
+                return stop("target_loss")
+        return stop("max_epochs")
+    except KeyboardInterrupt:
+        raise stop_interrupted(epoch) from None
 
 
 def _finite_update(optimizer: Optimizer, model: Module) -> Update:
@@ -246,13 +277,26 @@ class _EpochTotals:
             self.scores.append(batch.scores)
         self.targets.append(y)
 
-    def write(self, history: History, epoch: int, accuracy: Accuracy | None) -> None:
-        """Append the epoch's learning rate, mean loss and accuracy to the history."""
+    def accuracy(self, accuracy: Accuracy | None) -> float | None:
+        if accuracy is None:
+            return None
+        return accuracy(np.concatenate(self.scores), np.concatenate(self.targets))
+
+
+def _record(history: History, epoch: int, seen: _EpochTotals, accuracy: Accuracy | None,
+            validated: tuple[float, float | None] | None, best: _BestEpoch) -> None:
+    """Add one epoch to the history, all of it or none (Ctrl-C is held off), so that an
+    interrupted run's history holds complete epochs only."""
+    train_accuracy = seen.accuracy(accuracy)
+    with interrupts_held():
+        history.lr.append(seen.lr)
+        history.loss.append(seen.weighted_loss / seen.examples)
+        history.accuracy.append(train_accuracy)
+        if validated is not None:
+            history.val_loss.append(validated[0])
+            history.val_accuracy.append(validated[1])
+            best.after(history, epoch)
         history.epochs = epoch
-        history.lr.append(self.lr)
-        history.loss.append(self.weighted_loss / self.examples)
-        history.accuracy.append(accuracy(np.concatenate(self.scores),
-                                         np.concatenate(self.targets)) if accuracy else None)
 
 
 class _BestEpoch:
@@ -265,9 +309,9 @@ class _BestEpoch:
         self.weights: list[float] = []
         self.stale = 0
 
-    def after(self, history: History) -> None:
+    def after(self, history: History, epoch: int) -> None:
         if history.val_loss[-1] < self.loss:
-            self.loss, self.stale, history.best_epoch = history.val_loss[-1], 0, history.epochs
+            self.loss, self.stale, history.best_epoch = history.val_loss[-1], 0, epoch
             self.weights = [p.data for p in self.params]
         else:
             self.stale += 1
@@ -326,7 +370,7 @@ def _held_out(X: np.ndarray, y: np.ndarray, validation: Any, seed: int | None
 
 
 def _assign(params: list[Value], values: list[float]) -> None:
-    """Put saved weights back (outside any graph)."""
-    with autograd.no_grad():
+    """Put saved weights back (outside any graph), all of them: Ctrl-C is held off."""
+    with autograd.no_grad(), interrupts_held():
         for p, value in zip(params, values):
             p.data = value

@@ -152,3 +152,6 @@ def test_an_update_names_the_first_number_it_would_make_non_finite():
     q.grad = 2.0
     assert nn.SGD([Value(0.0), q], lr=1e308).propose().first_non_finite() == ("data", 1,
                                                                                -math.inf)
+    # Finite numbers whose sum overflows are still finite.
+    big = [Value(1e308), Value(1e308)]
+    assert nn.SGD(big, lr=0.1).propose().first_non_finite() is None
