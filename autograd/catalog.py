@@ -37,14 +37,9 @@ Notes:
 """
 
 
-# Operations whose forward rule raises DomainError by itself, without a `check`: the
-# exactly rounded sum (math.fsum) of finite terms that add up past the largest float.
-_RAISE_IN_FORWARD = {"sum", "dot"}
-
-
 def _row(op: Op) -> str:
-    checked = "yes" if op.check is not None or op.name in _RAISE_IN_FORWARD else "no"
-    written = op.method.replace("|", "\\|")
+    checked = "yes" if op.check is not None or op.raises_in_forward else "no"
+    written = op.written.replace("|", "\\|")
     return f"| `{op.name}` | `{written}` | {op.formula} | {checked} |"
 
 

@@ -58,8 +58,9 @@ exp overflow, ...), the compiled forward pass detects it with a vectorised test 
 group, replays the rows eagerly up to the first offending one, and raises the engine's
 own error with the row number added.  It never returns the nan or inf eager would refuse.
 
-Vectorised rules.  `VECTORIZED` maps each built-in operation name to its NumPy rule
-(forward, local derivatives, domain test), the batch twin of `autograd.OPS`.  A
+Vectorised rules.  Each operation's record in `autograd.OPS` holds its NumPy rule
+(``op.batch``, an `autograd.BatchRule`: forward, local derivatives, domain test), the
+batch twin of its scalar rules.  `VECTORIZED` is the view of them this module reads.  A
 primitive defined with `autograd.primitive` has no NumPy rule: it falls back to calling
 its scalar forward and derivative element by element (correct, not fast) unless one is
 given with `register_vectorized`.
@@ -69,13 +70,23 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 
-from .engine import OPS, DomainError, Value, enable_grad, observe_reads, topological_order
+from .engine import (
+    OPS,
+    BatchRule,
+    DomainError,
+    Op,
+    Value,
+    enable_grad,
+    observe_reads,
+    set_batch_rule,
+    topological_order,
+)
 
 __all__ = ["compile", "Compiled", "GraphMismatchError", "VectorRule", "VECTORIZED",
            "register_vectorized"]
@@ -86,7 +97,7 @@ class GraphMismatchError(ValueError):
 
 
 # --------------------------------------------------------------------------------------
-# The vectorised operation table.
+# The NumPy rules: each operation's record holds its own (`Op.batch`, a `BatchRule`).
 #
 # Unary rules take (x, param), binary rules (a, b, param), n-ary rules (*inputs, param);
 # derivative rules get the forward output after the inputs, as in `autograd.OPS`.  The
@@ -94,116 +105,40 @@ class GraphMismatchError(ValueError):
 # with shape (g, 1), a per-row operand with shape (g, batch).
 # --------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class VectorRule:
-    """The NumPy twin of an `Op`: same maths, on arrays.
-
-    ``invalid(*inputs, out, param)`` returns a boolean array that is True where the
-    eager engine would raise `DomainError` (or None when nothing is ever invalid).
-    """
-
-    forward: Callable[..., Any]
-    derivative: Callable[..., tuple]
-    invalid: Callable[..., Any] | None = None
-    # For a user primitive: the Op the rule was registered for.  A primitive removed
-    # from OPS and defined again under the same name does not inherit a stale rule.
-    op: Any = None
+VectorRule = BatchRule  # the name this module gave the rules before they moved to the records
 
 
-def _is_integer(x: np.ndarray) -> np.ndarray:
-    return np.isfinite(x) & (np.floor(x) == x)
+class _RulesView(MutableMapping[str, BatchRule]):
+    """`VECTORIZED`: the NumPy rule compile runs for each operation of `autograd.OPS`,
+    read from the records.  An operation whose record has no rule (a user primitive)
+    maps to the element-by-element use of its scalar rules.  Setting an entry gives the
+    record its rule (as `register_vectorized` does); deleting one takes it away."""
+
+    def __getitem__(self, name: str) -> BatchRule:
+        op = OPS[name]
+        return op.batch if op.batch is not None else _scalar_fallback(op)
+
+    def __setitem__(self, name: str, rule: BatchRule) -> None:
+        if name not in OPS:
+            raise KeyError(f"register_vectorized: no operation named {name!r} in autograd.OPS")
+        set_batch_rule(OPS[name], rule)
+
+    def __delitem__(self, name: str) -> None:
+        if OPS[name].batch is None:
+            raise KeyError(name)
+        set_batch_rule(OPS[name], None)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(OPS))
+
+    def __len__(self) -> int:
+        return len(OPS)
+
+    def __repr__(self) -> str:
+        return f"VECTORIZED({', '.join(OPS)})"
 
 
-def _power_slope(x: np.ndarray, n: Any) -> np.ndarray:
-    """n x^(n-1), infinite where x == 0 and n < 1, 0 where n == 0 (as the engine)."""
-    n_arr = np.asarray(n, dtype=np.float64)
-    slope = n_arr * x ** (n_arr - 1.0)
-    slope = np.where((x == 0.0) & (n_arr < 1.0), math.inf, slope)
-    return np.where(n_arr == 0.0, 0.0, slope)
-
-
-def _power_invalid(base: np.ndarray, exponent: Any, out: np.ndarray) -> np.ndarray:
-    e = np.asarray(exponent, dtype=np.float64)
-    zero_to_negative = (base == 0.0) & (e < 0.0)
-    complex_result = (base < 0.0) & ~_is_integer(e)
-    # Python's float ** raises OverflowError where the exact result is finite but too big.
-    overflow = np.isinf(out) & np.isfinite(base) & np.isfinite(e)
-    return zero_to_negative | complex_result | overflow
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    # The engine's two branches, so that exp never overflows on the branch that is kept.
-    e = np.exp(-np.abs(x))
-    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
-
-
-def _log_base_slope(a: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """d/db a^b = a^b log(a) for a > 0, 0 at a == 0, nan for a < 0 (as the engine)."""
-    safe = np.where(a > 0.0, a, 1.0)
-    return np.where(a > 0.0, out * np.log(safe), np.where(a == 0.0, 0.0, math.nan))
-
-
-def _sign(x: np.ndarray) -> np.ndarray:
-    # The engine's sign: 0 at 0 and at nan (np.sign gives nan there).
-    return np.where(x > 0.0, 1.0, np.where(x < 0.0, -1.0, 0.0))
-
-
-def _dot_forward(*args: Any) -> Any:
-    n = (len(args) - 2) // 2  # args = w_1..w_n, x_1..x_n, b, param
-    total = sum((args[i] * args[n + i] for i in range(n)), np.float64(0.0))
-    return total + args[2 * n]
-
-
-def _dot_derivative(*args: Any) -> tuple:
-    n = (len(args) - 3) // 2  # args = w_1..w_n, x_1..x_n, b, out, param
-    ones = np.ones_like(np.asarray(args[2 * n + 1], dtype=np.float64))
-    return (*args[n:2 * n], *args[:n], ones)
-
-
-def _sum_forward(*args: Any) -> Any:
-    return sum(args[:-1], np.float64(0.0))
-
-
-def _sum_derivative(*args: Any) -> tuple:
-    ones = np.ones_like(np.asarray(args[-2], dtype=np.float64))
-    return (ones,) * (len(args) - 2)
-
-
-VECTORIZED: dict[str, VectorRule] = {
-    "+": VectorRule(lambda a, b, p: a + b, lambda a, b, out, p: (1.0, 1.0)),
-    "-": VectorRule(lambda a, b, p: a - b, lambda a, b, out, p: (1.0, -1.0)),
-    "*": VectorRule(lambda a, b, p: a * b, lambda a, b, out, p: (b, a)),
-    "/": VectorRule(lambda a, b, p: a / b, lambda a, b, out, p: (1.0 / b, -out / b),
-                    lambda a, b, out, p: b == 0.0),
-    "neg": VectorRule(lambda x, p: -x, lambda x, out, p: (-1.0,)),
-    "**": VectorRule(lambda x, n: x ** n, lambda x, out, n: (_power_slope(x, n),),
-                     lambda x, out, n: _power_invalid(x, n, out)),
-    "pow": VectorRule(lambda a, b, p: a ** b,
-                      lambda a, b, out, p: (_power_slope(a, b), _log_base_slope(a, out)),
-                      lambda a, b, out, p: _power_invalid(a, b, out)),
-    "exp": VectorRule(lambda x, p: np.exp(x), lambda x, out, p: (out,),
-                      lambda x, out, p: np.isinf(out) & np.isfinite(x)),
-    "log": VectorRule(lambda x, p: np.log(x), lambda x, out, p: (1.0 / x,),
-                      lambda x, out, p: ~(x > 0.0)),
-    "sqrt": VectorRule(lambda x, p: np.sqrt(x),
-                       lambda x, out, p: (np.where(out == 0.0, math.inf, 0.5 / out),),
-                       lambda x, out, p: x < 0.0),
-    "tanh": VectorRule(lambda x, p: np.tanh(x), lambda x, out, p: (1.0 - out * out,)),
-    "sigmoid": VectorRule(lambda x, p: _sigmoid(x), lambda x, out, p: (out * (1.0 - out),)),
-    "relu": VectorRule(lambda x, p: np.where(x > 0.0, x, 0.0),
-                       lambda x, out, p: ((x > 0.0).astype(np.float64),)),
-    "leaky_relu": VectorRule(lambda x, alpha: np.where(x > 0.0, x, alpha * x),
-                             lambda x, out, alpha: (np.where(x > 0.0, 1.0, alpha),)),
-    "softplus": VectorRule(lambda x, p: np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))),
-                           lambda x, out, p: (_sigmoid(x),)),
-    "sin": VectorRule(lambda x, p: np.sin(x), lambda x, out, p: (np.cos(x),)),
-    "cos": VectorRule(lambda x, p: np.cos(x), lambda x, out, p: (-np.sin(x),)),
-    "abs": VectorRule(lambda x, p: np.abs(x), lambda x, out, p: (_sign(x),)),
-    # The n-ary rules below state the maths; compiled graphs run them fused (see
-    # _SumGroup and _DotGroup), with one stacked gather instead of one array per input.
-    "sum": VectorRule(_sum_forward, _sum_derivative),
-    "dot": VectorRule(_dot_forward, _dot_derivative),
-}
+VECTORIZED: MutableMapping[str, BatchRule] = _RulesView()
 
 
 def register_vectorized(name: str, forward: Callable[..., Any],
@@ -212,17 +147,16 @@ def register_vectorized(name: str, forward: Callable[..., Any],
     """Give a user primitive a NumPy rule so compiled graphs run it vectorised.
 
     ``forward(*inputs, param)`` and ``derivative(*inputs, out, param)`` receive arrays
-    (``param`` is None for user primitives) and must agree with the scalar rules.
+    (``param`` is None for user primitives) and must agree with the scalar rules.  The
+    rule is kept in the primitive's record (``autograd.OPS[name].batch``): a primitive
+    defined again under the same name starts without one.
     """
-    if name not in OPS:
-        raise KeyError(f"register_vectorized: no operation named {name!r} in autograd.OPS")
-    VECTORIZED[name] = VectorRule(forward, derivative, invalid, op=OPS[name])
+    VECTORIZED[name] = BatchRule(forward, derivative, invalid)
 
 
-def _scalar_fallback(name: str) -> VectorRule:
+def _scalar_fallback(op: Op) -> BatchRule:
     """Element-by-element use of an operation's scalar rules (for primitives without a
     NumPy rule): correct, but it runs at Python speed."""
-    op = OPS[name]
 
     def forward(*args: Any) -> np.ndarray:
         *inputs, param = args
@@ -245,14 +179,7 @@ def _scalar_fallback(name: str) -> VectorRule:
                 slope[pos] = float(value)
         return tuple(slopes)
 
-    return VectorRule(forward, derivative)
-
-
-def _rule_for(name: str) -> VectorRule:
-    rule = VECTORIZED.get(name)
-    if rule is None or (rule.op is not None and rule.op is not OPS[name]):
-        return _scalar_fallback(name)
-    return rule
+    return BatchRule(forward, derivative)
 
 
 # --------------------------------------------------------------------------------------
@@ -478,7 +405,7 @@ class _ElementwiseGroup(_Group):
     def __init__(self, name: str, param: Any, operands: list[_Operand], out_const: bool,
                  out: slice) -> None:
         self.name = name
-        self.rule = _rule_for(name)
+        self.rule = VECTORIZED[name]
         self.param = param
         self.operands = operands
         self.out_const = out_const

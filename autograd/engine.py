@@ -22,20 +22,27 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import random
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
+import numpy as np
+
+if TYPE_CHECKING:
+    # Generated from the operation table at the end of this module (see `_generate`).
+    # Derivative rules call them, so that one rule runs on floats and on Values.
+    from .engine import cos, log, sigmoid, sin
+
+# The functions generated from the table (exp, log, ..., absolute) are added at the end.
 __all__ = [
-    "Value", "Op", "OPS", "DomainError", "primitive", "no_grad", "enable_grad",
+    "Value", "Op", "OPS", "BatchRule", "DomainError", "primitive", "no_grad", "enable_grad",
     "is_grad_enabled", "scope", "current_scope", "lift", "observe_reads",
-    "topological_order", "chain_rule", "local_derivatives", "Edge",
-    "exp", "log", "sqrt", "tanh", "sigmoid", "relu", "leaky_relu", "softplus",
-    "sin", "cos", "absolute", "dot",
+    "topological_order", "chain_rule", "local_derivatives", "sum_values", "dot",
 ]
 
 Number = Union[int, float]
@@ -229,28 +236,129 @@ def _too_large(x: object, where: str) -> DomainError:
 
 
 # --------------------------------------------------------------------------------------
-# The operation table.
+# The operation table: one record (`Op`) per operation, holding every fact about it.
 # --------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Op:
-    """One primitive operation: its forward rule and its local derivatives.
+class BatchRule:
+    """An operation's rule on NumPy arrays: what `autograd.compile` runs on a batch.
 
-    ``forward(*inputs[, param])`` works on floats and returns a float.
-    ``derivative(*inputs, out[, param])`` returns one local derivative d out / d input
-    per input; it must only use arithmetic and this module's functions, so that it works
-    both on floats and on Values (for higher-order derivatives).
-    ``check(*inputs[, param])`` raises `DomainError` before anything is recorded.
+    The same maths as the record's scalar rules, element by element, on float64 arrays
+    that broadcast against each other (a batch-constant operand arrives with shape
+    (g, 1), a per-row one with shape (g, batch)):
+
+    * ``forward(*inputs, param)`` -- the outputs;
+    * ``derivative(*inputs, out, param)`` -- one array (or number) of local derivatives
+      d out / d input per input;
+    * ``invalid(*inputs, out, param)`` -- a boolean array, True exactly where the scalar
+      rules raise `DomainError`; None when they never do.
+
+    ``param`` is the operation's constant (the n of ``x ** n``), None for the others.
+    """
+
+    forward: Callable[..., Any]
+    derivative: Callable[..., tuple]
+    invalid: Callable[..., Any] | None = None
+
+
+# A sampler draws one point where an operation is smooth and defined: (inputs, constant).
+Sampler = Callable[[random.Random], tuple[list[float], Any]]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation and everything known about it, in one record of `OPS`.
+
+    The maths (``param`` is the operation's constant, such as the n of ``x ** n``; it
+    is passed only when ``has_param``):
+
+    * ``forward(*inputs[, param])`` -- the value, on floats;
+    * ``derivative(*inputs, out[, param])`` -- one local derivative d out / d input_i
+      per input, given the output ``out``.  It uses only arithmetic and this module's
+      functions (``cos(x)``), so the same rule runs on floats in ``backward()`` and on
+      Values under ``grad(..., create_graph=True)`` (higher-order derivatives);
+    * ``check(*inputs[, param])`` -- raises `DomainError` before anything is recorded
+      where the operation is undefined (log(0)); ``raises_in_forward`` says that the
+      forward rule itself raises `DomainError` for some finite inputs or at +-inf
+      (overflow of exp, math.fsum, sin(inf));
+    * ``batch`` -- the same rules on NumPy arrays (`BatchRule`), which
+      `autograd.compile` runs; None means element-by-element use of the scalar rules;
+    * ``sample(rng)`` -- a point (inputs, param) where the operation is defined and
+      smooth, drawn from a `random.Random`; `autograd.gradcheck.check_operation` checks
+      the derivatives there;
+    * ``kinks`` -- points (inputs, param) where it is not differentiable; there the
+      derivative rule must give a one-sided slope or a value between them;
+    * ``formula`` -- the derivative rule as text, for the docs and the drawings.
+
+    How it is written (read by the docs, the expression parser and the drawings):
+
+    * ``arity`` -- 1 or 2 inputs, or -1 for any number (parents kept as one tuple);
+    * ``symbol`` -- the Python operator (``+ - * / **``; ``-`` of one input is negation);
+    * ``function`` -- the name of its function in `autograd` (``"tanh"``,
+      ``"absolute"``): generated from this record for one or two inputs, numbers in ->
+      float out, any Value in -> Value out;
+    * ``method`` -- the name of its `Value` method (``x.tanh()``), generated too;
+    * ``expression_name`` -- the name an expression calls it by, when it differs from
+      ``function`` (``abs``); an operation with neither is not callable in expressions;
+    * ``param_name``, ``param_default`` -- the constant's name (``alpha``) and its
+      default value (0.01), if it may be left out;
+    * ``notation`` -- how it is written, when that is none of the above
+      (``autograd.dot(w, x, b)``).
     """
 
     name: str
     forward: Callable[..., float]
     derivative: Callable[..., Sequence[Any]]
     formula: str = ""
-    arity: int = 1  # 1 or 2 inputs, or -1 for any number (kept as one tuple)
+    arity: int = 1
     has_param: bool = False
     check: Callable[..., None] | None = field(default=None, compare=False)
-    method: str = ""  # how to call it on a Value, for the docs and the expression parser
+    raises_in_forward: bool = False
+    batch: BatchRule | None = field(default=None, compare=False)
+    sample: Sampler | None = field(default=None, compare=False)
+    kinks: tuple[tuple[tuple[float, ...], Any], ...] = field(default=(), compare=False)
+    symbol: str = ""
+    function: str = ""
+    method: str = ""
+    expression_name: str = ""
+    param_name: str = ""
+    param_default: float | None = None
+    notation: str = ""
+
+    @property
+    def written(self) -> str:
+        """How the operation is written in Python, as the docs show it: ``a + b``,
+        ``x ** n``, ``x.tanh()``, ``x.leaky_relu(alpha)``, ``abs(x)``, ``maximum(a, b)``."""
+        if self.notation:
+            return self.notation
+        args = "a, b" if self.arity == 2 else "x"
+        if self.symbol:
+            if self.arity == 2:
+                return f"a {self.symbol} b"
+            return f"x {self.symbol} {self.param_name}" if self.has_param else f"{self.symbol}x"
+        constant = self.param_name if self.has_param else ""
+        if self.method:
+            return f"x.{self.method}({constant})"
+        return f"{self.expression_name or self.function or self.name}({args})"
+
+    def __call__(self, *args: Any) -> Any:
+        """Apply the operation: numbers give a float, any Value gives a recorded Value.
+
+        The inputs come first, then the constant if the operation has one (left out, it
+        is ``param_default``)."""
+        count = len(args) if self.arity < 0 else self.arity
+        inputs, extra = args[:count], args[count:]
+        param = None
+        if self.has_param:
+            param = _as_float(extra[0] if extra else self.param_default, self.name)
+        elif extra:
+            raise TypeError(f"{self.name}: takes {count} inputs, got {len(args)}")
+        if len(inputs) != count:
+            raise TypeError(f"{self.name}: takes {count} inputs, got {len(inputs)}")
+        if any(isinstance(a, Value) for a in inputs):
+            return Value._apply(self, tuple([lift(a) for a in inputs]), param)
+        floats = tuple([_as_float(a, self.name) for a in inputs])
+        return _run_forward(self, floats + (param,) if self.has_param else floats)
 
     # An operation is one entry of the table: copies and pickles refer to it by name, so
     # a pickled or deep-copied graph points at the same rules (its lambdas cannot pickle).
@@ -283,12 +391,45 @@ def _register(op: Op) -> Op:
     return op
 
 
+def set_batch_rule(op: Op, rule: BatchRule | None) -> None:
+    """Give a registered operation (a user primitive) its NumPy rule, or take it away.
+
+    A record is frozen; its batch rule is the one fact that may be added after it is
+    registered, because a primitive's NumPy rule is often written after the primitive
+    (`autograd.compile.register_vectorized` calls this)."""
+    object.__setattr__(op, "batch", rule)
+
+
 def _fail(opname: str, message: str) -> DomainError:
     return DomainError(f"{opname}: {message}")
 
 
 def _fmt(x: float) -> str:
     return repr(x)
+
+
+def _forward_failed(op: Op, args: tuple, exc: BaseException) -> DomainError:
+    """The DomainError for a forward rule that raised (math.sin(inf), math.fsum, ...)."""
+    operands = ", ".join(_fmt(a) for a in args)
+    return _fail(op.name, f"{exc} for {op.name}({operands})")
+
+
+def _run_forward(op: Op, args: tuple) -> float:
+    """op's forward rule on floats (the constant last), with its domain check: a float,
+    or a `DomainError` naming the operation and its operands."""
+    if op.check is not None:
+        op.check(*args)
+    try:
+        data = op.forward(*args)
+    except DomainError:
+        raise
+    except (ArithmeticError, ValueError) as exc:  # math.sin(inf), user functions, ...
+        raise _forward_failed(op, args, exc) from exc
+    if type(data) is not float:
+        if isinstance(data, complex):  # a Value never silently holds a complex number
+            raise _fail(op.name, f"complex result for inputs {args!r}")
+        data = _as_float(data, op.name)
+    return data
 
 
 # Domain checks.  Each raises before the node exists, naming the operation and operands.
@@ -332,14 +473,6 @@ def _pow_forward(opname: str, base: float, exponent: float) -> float:
         raise _fail(opname, f"result overflows a float: {_fmt(base)} ** {_fmt(exponent)}") from None
 
 
-_EXP_MAX = math.log(sys.float_info.max)  # exp of anything larger overflows a float
-
-
-def _check_exp(x: float) -> None:
-    if x > _EXP_MAX:
-        raise _fail("exp", f"result overflows a float: exp({_fmt(x)})")
-
-
 def _exp_forward(x: float) -> float:
     try:
         return math.exp(x)
@@ -364,9 +497,57 @@ def _data(x: Any) -> float:
     return x._data if isinstance(x, Value) else x
 
 
+# Kinked operations let a NaN through, forward and backward (as PyTorch): their rules
+# compare with both < and <=, since every comparison with NaN is false.
+
+def _relu_forward(x: float) -> float:
+    return 0.0 if x <= 0.0 else x  # NaN > 0 is false, NaN <= 0 too: NaN is kept
+
+
 def _step(x: Any) -> float:
-    """1.0 where x > 0, else 0.0 (relu's slope; a constant, so its derivative is zero)."""
-    return 1.0 if _data(x) > 0.0 else 0.0
+    """relu's slope: 1.0 where x > 0, 0.0 where x <= 0, NaN at NaN (a constant, so its
+    own derivative is zero)."""
+    d = _data(x)
+    return 1.0 if d > 0.0 else 0.0 if d <= 0.0 else math.nan
+
+
+def _leaky_slope(x: Any, alpha: float) -> float:
+    d = _data(x)
+    return 1.0 if d > 0.0 else alpha if d <= 0.0 else math.nan
+
+
+def _sign(x: Any) -> float:
+    """abs's slope: the sign of x, 0 at 0, NaN at NaN."""
+    d = _data(x)
+    return 1.0 if d > 0.0 else -1.0 if d < 0.0 else 0.0 if d == 0.0 else math.nan
+
+
+def _maximum(a: float, b: float) -> float:
+    return a if a > b else b if a <= b else math.nan
+
+
+def _minimum(a: float, b: float) -> float:
+    return a if a < b else b if a >= b else math.nan
+
+
+def _first_share(first_wins: bool, second_wins: bool, tie: bool) -> tuple[float, float]:
+    """The local derivatives of maximum or minimum: all to the input that is chosen,
+    half to each at a tie (the mean of the one-sided slopes), NaN when one is NaN."""
+    if first_wins:
+        return 1.0, 0.0
+    if second_wins:
+        return 0.0, 1.0
+    return (0.5, 0.5) if tie else (math.nan, math.nan)
+
+
+def _maximum_slopes(a: Any, b: Any) -> tuple[float, float]:
+    x, y = _data(a), _data(b)
+    return _first_share(x > y, x < y, x == y)
+
+
+def _minimum_slopes(a: Any, b: Any) -> tuple[float, float]:
+    x, y = _data(a), _data(b)
+    return _first_share(x < y, x > y, x == y)
 
 
 def _power_slope(x: Any, n: float) -> Any:
@@ -414,55 +595,226 @@ def _dot_derivative(*args: Any) -> tuple:
     return (*args[n:2 * n], *args[:n], 1.0)
 
 
-ADD = _register(Op("+", lambda a, b: a + b, lambda a, b, out: (1.0, 1.0),
-                   "d/da = 1, d/db = 1", 2, method="a + b"))
-SUB = _register(Op("-", lambda a, b: a - b, lambda a, b, out: (1.0, -1.0),
-                   "d/da = 1, d/db = -1", 2, method="a - b"))
-MUL = _register(Op("*", lambda a, b: a * b, lambda a, b, out: (b, a),
-                   "d/da = b, d/db = a", 2, method="a * b"))
-DIV = _register(Op("/", lambda a, b: a / b, lambda a, b, out: (1.0 / b, -out / b),
-                   "d/da = 1/b, d/db = -a/b^2", 2, check=_check_div, method="a / b"))
-NEG = _register(Op("neg", lambda x: -x, lambda x, out: (-1.0,),
-                   "d/dx = -1", method="-x"))
-POW_CONST = _register(Op("**", lambda x, n: _pow_forward("**", x, n),
-                         lambda x, out, n: (_power_slope(x, n),),
-                         "d/dx = n x^(n-1)   (n a number)", has_param=True,
-                         check=_check_pow_const, method="x ** n"))
-POW = _register(Op("pow", lambda a, b: _pow_forward("pow", a, b),
-                   lambda a, b, out: (_pow_base_slope(a, b), _log_base_slope(a, out)),
-                   "d/da = b a^(b-1), d/db = a^b log(a)", 2, check=_check_pow,
-                   method="a ** b"))
-EXP = _register(Op("exp", _exp_forward, lambda x, out: (out,), "d/dx = exp(x)",
-                   check=_check_exp, method="x.exp()"))
-LOG = _register(Op("log", math.log, lambda x, out: (1.0 / x,), "d/dx = 1/x",
-                   check=_check_log, method="x.log()"))
-SQRT = _register(Op("sqrt", math.sqrt, lambda x, out: (_sqrt_slope(out),),
-                    "d/dx = 1 / (2 sqrt(x))", check=_check_sqrt, method="x.sqrt()"))
-TANH = _register(Op("tanh", math.tanh, lambda x, out: (1.0 - out * out,),
-                    "d/dx = 1 - tanh(x)^2", method="x.tanh()"))
-SIGMOID = _register(Op("sigmoid", _sigmoid_forward, lambda x, out: (out * (1.0 - out),),
-                       "d/dx = s(x) (1 - s(x))", method="x.sigmoid()"))
-RELU = _register(Op("relu", lambda x: x if x > 0.0 else 0.0, lambda x, out: (_step(x),),
-                    "d/dx = 1 if x > 0 else 0", method="x.relu()"))
-LEAKY_RELU = _register(Op("leaky_relu", lambda x, alpha: x if x > 0.0 else alpha * x,
-                          lambda x, out, alpha: (1.0 if _data(x) > 0.0 else alpha,),
-                          "d/dx = 1 if x > 0 else alpha", has_param=True,
-                          method="x.leaky_relu(alpha)"))
-SOFTPLUS = _register(Op("softplus", _softplus_forward, lambda x, out: (sigmoid(x),),
-                        "d/dx = sigmoid(x)", method="x.softplus()"))
-SIN = _register(Op("sin", math.sin, lambda x, out: (cos(x),), "d/dx = cos(x)",
-                   method="x.sin()"))
-COS = _register(Op("cos", math.cos, lambda x, out: (-sin(x),), "d/dx = -sin(x)",
-                   method="x.cos()"))
-ABS = _register(Op("abs", abs, lambda x, out: (1.0 if _data(x) > 0.0 else
-                                               (-1.0 if _data(x) < 0.0 else 0.0),),
-                   "d/dx = sign(x)  (0 at x = 0)", method="abs(x)"))
-SUM = _register(Op("sum", lambda *xs: math.fsum(xs), lambda *args: (1.0,) * (len(args) - 1),
-                   "d/dx_i = 1", -1, method="autograd.sum_values(xs)"))
-DOT = _register(Op("dot", _dot_forward, _dot_derivative,
-                   "w.x + b:  d/dw_i = x_i, d/dx_i = w_i, d/db = 1", -1,
-                   method="autograd.dot(w, x, b)"))
+# The same helpers on NumPy arrays, for the batch rules.
 
+def _np_is_integer(x: np.ndarray) -> np.ndarray:
+    return np.isfinite(x) & (np.floor(x) == x)
+
+
+def _np_power_slope(x: np.ndarray, n: Any) -> np.ndarray:
+    """n x^(n-1), infinite where x == 0 and n < 1, 0 where n == 0 (as `_power_slope`)."""
+    n_arr = np.asarray(n, dtype=np.float64)
+    slope = n_arr * x ** (n_arr - 1.0)
+    slope = np.where((x == 0.0) & (n_arr < 1.0), math.inf, slope)
+    return np.where(n_arr == 0.0, 0.0, slope)
+
+
+def _np_power_invalid(base: np.ndarray, exponent: Any, out: np.ndarray) -> np.ndarray:
+    """Where `_check_power` or `_pow_forward` raise."""
+    e = np.asarray(exponent, dtype=np.float64)
+    zero_to_negative = (base == 0.0) & (e < 0.0)
+    complex_result = (base < 0.0) & ~_np_is_integer(e)
+    # Python's float ** raises OverflowError where the exact result is finite but too big.
+    overflow = np.isinf(out) & np.isfinite(base) & np.isfinite(e)
+    return zero_to_negative | complex_result | overflow
+
+
+def _np_log_base_slope(a: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """d/db a^b = a^b log(a) for a > 0, 0 at a == 0, nan for a < 0 (as `_log_base_slope`)."""
+    safe = np.where(a > 0.0, a, 1.0)
+    return np.where(a > 0.0, out * np.log(safe), np.where(a == 0.0, 0.0, math.nan))
+
+
+def _np_sigmoid(x: np.ndarray) -> np.ndarray:
+    # `_sigmoid_forward`'s two branches, so that exp never overflows on the kept branch.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0.0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _np_by_sign(x: np.ndarray, above: Any, at_or_below: Any) -> np.ndarray:
+    """`above` where x > 0, `at_or_below` where x <= 0, NaN at NaN (the kinked slopes)."""
+    return np.where(x > 0.0, above, np.where(x <= 0.0, at_or_below, math.nan))
+
+
+def _np_sign(x: np.ndarray) -> np.ndarray:
+    return np.where(x < 0.0, -1.0, _np_by_sign(x, 1.0, 0.0))
+
+
+def _np_first_share(first_wins: np.ndarray, second_wins: np.ndarray,
+                    tie: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    share = np.where(first_wins, 1.0, np.where(second_wins, 0.0,
+                                               np.where(tie, 0.5, math.nan)))
+    return share, 1.0 - share
+
+
+def _np_dot_forward(*args: Any) -> Any:
+    n = (len(args) - 2) // 2  # args = w_1..w_n, x_1..x_n, b, param
+    total = sum((args[i] * args[n + i] for i in range(n)), np.float64(0.0))
+    return total + args[2 * n]
+
+
+def _np_dot_derivative(*args: Any) -> tuple:
+    n = (len(args) - 3) // 2  # args = w_1..w_n, x_1..x_n, b, out, param
+    ones = np.ones_like(np.asarray(args[2 * n + 1], dtype=np.float64))
+    return (*args[n:2 * n], *args[:n], ones)
+
+
+def _np_sum_forward(*args: Any) -> Any:
+    return sum(args[:-1], np.float64(0.0))
+
+
+def _np_sum_derivative(*args: Any) -> tuple:
+    ones = np.ones_like(np.asarray(args[-2], dtype=np.float64))
+    return (ones,) * (len(args) - 2)
+
+
+# Samplers: where each operation is smooth and defined.  Kinked operations are sampled
+# away from their kink; the kink itself is in the record's `kinks`.
+
+def _uniform(*intervals: tuple[float, float], param: Any = None) -> Sampler:
+    """One number from each interval."""
+    return lambda rng: ([rng.uniform(low, high) for low, high in intervals], param)
+
+
+def _away_from_zero(rng: random.Random, low: float, high: float) -> float:
+    """A number with magnitude in [low, high] and a random sign."""
+    return rng.choice((-1.0, 1.0)) * rng.uniform(low, high)
+
+
+def _power_point(rng: random.Random) -> tuple[list[float], Any]:
+    # x ** n: any exponent for a positive base, integer exponents for a negative one.
+    if rng.random() < 0.5:
+        return [rng.uniform(0.2, 3.0)], rng.choice((-2.5, -1.0, -0.5, 0.5, 1.5, 2.0, 3.0))
+    return [_away_from_zero(rng, 0.2, 2.0)], float(rng.choice((-2, -1, 2, 3, 4)))
+
+
+def _apart_point(rng: random.Random) -> tuple[list[float], Any]:
+    # maximum and minimum: two numbers at least 0.01 apart, either one the larger.
+    a = rng.uniform(-3.0, 3.0)
+    return [a, a + _away_from_zero(rng, 0.01, 3.0)], None
+
+
+def _sum_point(rng: random.Random) -> tuple[list[float], Any]:
+    return [rng.uniform(-3.0, 3.0) for _ in range(rng.randint(1, 5))], None
+
+
+def _dot_point(rng: random.Random) -> tuple[list[float], Any]:
+    n = rng.randint(1, 4)
+    return [rng.uniform(-3.0, 3.0) for _ in range(2 * n + 1)], None
+
+
+_WIDE = (-3.0, 3.0)
+
+ADD = _register(Op(
+    "+", lambda a, b: a + b, lambda a, b, out: (1.0, 1.0), "d/da = 1, d/db = 1", 2,
+    batch=BatchRule(lambda a, b, p: a + b, lambda a, b, out, p: (1.0, 1.0)),
+    sample=_uniform(_WIDE, _WIDE), symbol="+"))
+SUB = _register(Op(
+    "-", lambda a, b: a - b, lambda a, b, out: (1.0, -1.0), "d/da = 1, d/db = -1", 2,
+    batch=BatchRule(lambda a, b, p: a - b, lambda a, b, out, p: (1.0, -1.0)),
+    sample=_uniform(_WIDE, _WIDE), symbol="-"))
+MUL = _register(Op(
+    "*", lambda a, b: a * b, lambda a, b, out: (b, a), "d/da = b, d/db = a", 2,
+    batch=BatchRule(lambda a, b, p: a * b, lambda a, b, out, p: (b, a)),
+    sample=_uniform(_WIDE, _WIDE), symbol="*"))
+DIV = _register(Op(
+    "/", lambda a, b: a / b, lambda a, b, out: (1.0 / b, -out / b),
+    "d/da = 1/b, d/db = -a/b^2", 2, check=_check_div,
+    batch=BatchRule(lambda a, b, p: a / b, lambda a, b, out, p: (1.0 / b, -out / b),
+                    lambda a, b, out, p: b == 0.0),
+    sample=lambda r: ([r.uniform(-3, 3), _away_from_zero(r, 0.3, 3)], None), symbol="/"))
+NEG = _register(Op(
+    "neg", lambda x: -x, lambda x, out: (-1.0,), "d/dx = -1",
+    batch=BatchRule(lambda x, p: -x, lambda x, out, p: (-1.0,)),
+    sample=_uniform(_WIDE), symbol="-"))
+POW_CONST = _register(Op(
+    "**", lambda x, n: _pow_forward("**", x, n), lambda x, out, n: (_power_slope(x, n),),
+    "d/dx = n x^(n-1)   (n a number)", has_param=True, check=_check_pow_const,
+    raises_in_forward=True,
+    batch=BatchRule(lambda x, n: x ** n, lambda x, out, n: (_np_power_slope(x, n),),
+                    lambda x, out, n: _np_power_invalid(x, n, out)),
+    sample=_power_point, symbol="**", param_name="n"))
+POW = _register(Op(
+    "pow", lambda a, b: _pow_forward("pow", a, b),
+    lambda a, b, out: (_pow_base_slope(a, b), _log_base_slope(a, out)),
+    "d/da = b a^(b-1), d/db = a^b log(a)", 2, check=_check_pow, raises_in_forward=True,
+    batch=BatchRule(lambda a, b, p: a ** b,
+                    lambda a, b, out, p: (_np_power_slope(a, b), _np_log_base_slope(a, out)),
+                    lambda a, b, out, p: _np_power_invalid(a, b, out)),
+    sample=_uniform((0.2, 3.0), (-2.0, 2.0)), symbol="**"))
+EXP = _register(Op(
+    "exp", _exp_forward, lambda x, out: (out,), "d/dx = exp(x)", raises_in_forward=True,
+    batch=BatchRule(lambda x, p: np.exp(x), lambda x, out, p: (out,),
+                    lambda x, out, p: np.isinf(out) & np.isfinite(x)),
+    sample=_uniform((-5.0, 5.0)), function="exp", method="exp"))
+LOG = _register(Op(
+    "log", math.log, lambda x, out: (1.0 / x,), "d/dx = 1/x", check=_check_log,
+    batch=BatchRule(lambda x, p: np.log(x), lambda x, out, p: (1.0 / x,),
+                    lambda x, out, p: ~(x > 0.0)),
+    sample=_uniform((0.05, 5.0)), function="log", method="log"))
+SQRT = _register(Op(
+    "sqrt", math.sqrt, lambda x, out: (_sqrt_slope(out),), "d/dx = 1 / (2 sqrt(x))",
+    check=_check_sqrt,
+    batch=BatchRule(lambda x, p: np.sqrt(x),
+                    lambda x, out, p: (np.where(out == 0.0, math.inf, 0.5 / out),),
+                    lambda x, out, p: x < 0.0),
+    sample=_uniform((0.05, 5.0)), function="sqrt", method="sqrt"))
+TANH = _register(Op(
+    "tanh", math.tanh, lambda x, out: (1.0 - out * out,), "d/dx = 1 - tanh(x)^2",
+    batch=BatchRule(lambda x, p: np.tanh(x), lambda x, out, p: (1.0 - out * out,)),
+    sample=_uniform(_WIDE), function="tanh", method="tanh"))
+SIGMOID = _register(Op(
+    "sigmoid", _sigmoid_forward, lambda x, out: (out * (1.0 - out),),
+    "d/dx = s(x) (1 - s(x))",
+    batch=BatchRule(lambda x, p: _np_sigmoid(x), lambda x, out, p: (out * (1.0 - out),)),
+    sample=_uniform((-6.0, 6.0)), function="sigmoid", method="sigmoid"))
+RELU = _register(Op(
+    "relu", _relu_forward, lambda x, out: (_step(x),), "d/dx = 1 if x > 0 else 0",
+    batch=BatchRule(lambda x, p: np.where(x <= 0.0, 0.0, x),
+                    lambda x, out, p: (_np_by_sign(x, 1.0, 0.0),)),
+    sample=lambda r: ([_away_from_zero(r, 0.01, 3.0)], None), kinks=(((0.0,), None),),
+    function="relu", method="relu"))
+LEAKY_RELU = _register(Op(
+    "leaky_relu", lambda x, alpha: x if x > 0.0 else alpha * x,
+    lambda x, out, alpha: (_leaky_slope(x, alpha),), "d/dx = 1 if x > 0 else alpha",
+    has_param=True,
+    batch=BatchRule(lambda x, alpha: np.where(x > 0.0, x, alpha * x),
+                    lambda x, out, alpha: (_np_by_sign(x, 1.0, alpha),)),
+    sample=lambda r: ([_away_from_zero(r, 0.01, 3.0)], r.choice((0.01, 0.1, 0.3))),
+    kinks=(((0.0,), 0.01), ((0.0,), 0.2)),
+    function="leaky_relu", method="leaky_relu", param_name="alpha", param_default=0.01))
+SOFTPLUS = _register(Op(
+    "softplus", _softplus_forward, lambda x, out: (sigmoid(x),), "d/dx = sigmoid(x)",
+    batch=BatchRule(lambda x, p: np.maximum(x, 0.0) + np.log1p(np.exp(-np.abs(x))),
+                    lambda x, out, p: (_np_sigmoid(x),)),
+    sample=_uniform((-6.0, 6.0)), function="softplus", method="softplus"))
+SIN = _register(Op(
+    "sin", math.sin, lambda x, out: (cos(x),), "d/dx = cos(x)", raises_in_forward=True,
+    batch=BatchRule(lambda x, p: np.sin(x), lambda x, out, p: (np.cos(x),),
+                    lambda x, out, p: np.isinf(x)),
+    sample=_uniform((-4.0, 4.0)), function="sin", method="sin"))
+COS = _register(Op(
+    "cos", math.cos, lambda x, out: (-sin(x),), "d/dx = -sin(x)", raises_in_forward=True,
+    batch=BatchRule(lambda x, p: np.cos(x), lambda x, out, p: (-np.sin(x),),
+                    lambda x, out, p: np.isinf(x)),
+    sample=_uniform((-4.0, 4.0)), function="cos", method="cos"))
+ABS = _register(Op(
+    "abs", abs, lambda x, out: (_sign(x),), "d/dx = sign(x)  (0 at x = 0)",
+    batch=BatchRule(lambda x, p: np.abs(x), lambda x, out, p: (_np_sign(x),)),
+    sample=lambda r: ([_away_from_zero(r, 0.01, 3.0)], None), kinks=(((0.0,), None),),
+    function="absolute", expression_name="abs"))
+SUM = _register(Op(
+    "sum", lambda *xs: math.fsum(xs), lambda *args: (1.0,) * (len(args) - 1), "d/dx_i = 1",
+    -1, raises_in_forward=True,
+    # The compiled graph runs sum and dot fused (see compile's _SumGroup and _DotGroup),
+    # with one stacked gather instead of one array per input; these rules state the maths.
+    batch=BatchRule(_np_sum_forward, _np_sum_derivative),
+    sample=_sum_point, notation="autograd.sum_values(xs)"))
+DOT = _register(Op(
+    "dot", _dot_forward, _dot_derivative, "w.x + b:  d/dw_i = x_i, d/dx_i = w_i, d/db = 1",
+    -1, raises_in_forward=True,
+    batch=BatchRule(_np_dot_forward, _np_dot_derivative),
+    sample=_dot_point, notation="autograd.dot(w, x, b)"))
 
 
 class _ClosureStep:
@@ -661,21 +1013,7 @@ class Value:
     def _apply(op: Op, inputs: tuple[Value, ...], param: Any = None) -> Value:
         """Run `op` forward on the inputs' data and record the node (unless no_grad)."""
         args = tuple([v._data for v in inputs])
-        if op.has_param:
-            args += (param,)
-        if op.check is not None:
-            op.check(*args)
-        try:
-            data = op.forward(*args)
-        except DomainError:
-            raise
-        except (ArithmeticError, ValueError) as exc:  # math.log(-1), user functions, ...
-            operands = ", ".join(_fmt(a) for a in args)
-            raise _fail(op.name, f"{exc} for {op.name}({operands})") from exc
-        if type(data) is not float:
-            if isinstance(data, complex):  # a Value never silently holds a complex number
-                raise _fail(op.name, f"complex result for inputs {args!r}")
-            data = _as_float(data, op.name)
+        data = _run_forward(op, args + (param,) if op.has_param else args)
         arity = op.arity
         if arity == 1:
             return _node(op, data, inputs[0], None, param)
@@ -800,38 +1138,6 @@ class Value:
         if _observers:
             _observed("__format__")
         return format(self._data, spec) if spec else _repr(self)
-
-    # -- functions -------------------------------------------------------------------
-    # Operations that cannot fail skip `_apply`'s checks: forward rule, then record.
-    def exp(self) -> Value:
-        return _node(EXP, EXP.forward(self._data), self, None, None)
-
-    def log(self) -> Value:
-        return Value._apply(LOG, (self,))
-
-    def sqrt(self) -> Value:
-        return Value._apply(SQRT, (self,))
-
-    def tanh(self) -> Value:
-        return _node(TANH, TANH.forward(self._data), self, None, None)
-
-    def sigmoid(self) -> Value:
-        return _node(SIGMOID, SIGMOID.forward(self._data), self, None, None)
-
-    def relu(self) -> Value:
-        return _node(RELU, RELU.forward(self._data), self, None, None)
-
-    def leaky_relu(self, alpha: float = 0.01) -> Value:
-        return Value._apply(LEAKY_RELU, (self,), _as_float(alpha, "leaky_relu"))
-
-    def softplus(self) -> Value:
-        return _node(SOFTPLUS, SOFTPLUS.forward(self._data), self, None, None)
-
-    def sin(self) -> Value:
-        return _node(SIN, SIN.forward(self._data), self, None, None)
-
-    def cos(self) -> Value:
-        return _node(COS, COS.forward(self._data), self, None, None)
 
     def detach(self) -> Value:
         """A new leaf with the same data, cut off from the graph."""
@@ -1133,46 +1439,155 @@ def _data_of(x: object, where: str) -> float:
 
 
 # --------------------------------------------------------------------------------------
-# Functions that work on numbers and on Values alike.  Derivative rules use these, so a
-# rule evaluates to a float in `backward()` and to a Value under create_graph=True.
+# Functions and Value methods, built from the table.  Each record that names a function
+# gets one in this module (and so in `autograd`): numbers in -> float out, any Value in
+# -> a recorded Value.  Each record that names a method gets it on `Value`.
 # --------------------------------------------------------------------------------------
 
-def _dispatch(method: str, op: Op) -> Callable[[Any], Any]:
-    def function(x: Any) -> Any:
-        if isinstance(x, Value):
-            return getattr(x, method)()
-        value = _as_float(x, op.name)
-        if op.check is not None:
-            op.check(value)
-        return op.forward(value)
+def _unary_method(op: Op) -> Callable[[Value], Value]:
+    """x.tanh(): the forward rule (after the domain check, if any), then record.
 
-    function.__name__ = method
-    function.__doc__ = f"{op.name}(x) for a number or a Value ({op.formula})."
+    The fast path of the engine: no argument handling, and the try costs nothing unless
+    the forward rule raises (math.sin(inf)), when it becomes a `DomainError`."""
+    forward = op.forward
+    check = op.check
+
+    def method(self: Value) -> Value:
+        x = self._data
+        if check is not None:
+            check(x)
+        try:
+            data = forward(x)
+        except DomainError:
+            raise
+        except (ArithmeticError, ValueError) as exc:
+            raise _forward_failed(op, (x,), exc) from exc
+        return _node(op, data, self, None, None)
+
+    return method
+
+
+def _param_method(op: Op) -> Callable[..., Value]:
+    """x.leaky_relu(0.1), x.leaky_relu(alpha=0.1) or x.leaky_relu(): as `_unary_method`,
+    with the constant."""
+    forward = op.forward
+    check = op.check
+
+    def method(self: Value, *given: Any, **named: Any) -> Value:
+        if named or len(given) != 1:
+            param = _param_of(op, given, named)
+        else:
+            param = given[0]
+            if type(param) is not float:
+                param = _as_float(param, op.name)
+        x = self._data
+        if check is not None:
+            check(x, param)
+        try:
+            data = forward(x, param)
+        except DomainError:
+            raise
+        except (ArithmeticError, ValueError) as exc:
+            raise _forward_failed(op, (x, param), exc) from exc
+        return _node(op, data, self, None, param)
+
+    method.__signature__ = _param_signature(op, "self")  # type: ignore[attr-defined]
+    return method
+
+
+def _param_of(op: Op, given: tuple, named: dict) -> float:
+    """The constant from ``f(x, 0.2)``, ``f(x, alpha=0.2)`` or ``f(x)`` (its default)."""
+    if named:
+        if set(named) != {op.param_name} or given:
+            bad = next(iter(set(named) - {op.param_name}), op.param_name)
+            raise TypeError(f"{op.name}: unexpected or repeated argument {bad!r}")
+        value = named[op.param_name]
+    elif len(given) == 1:
+        value = given[0]
+    elif not given and op.param_default is not None:
+        value = op.param_default
+    else:
+        raise TypeError(f"{op.name}: takes one constant ({op.param_name}), "
+                        f"got {len(given)}")
+    return _as_float(value, op.name)
+
+
+def _param_signature(op: Op, first: str) -> inspect.Signature:
+    """The signature help() shows for ``leaky_relu(x, alpha=0.01)``."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    default = inspect.Parameter.empty if op.param_default is None else op.param_default
+    return inspect.Signature([inspect.Parameter(first, kind),
+                              inspect.Parameter(op.param_name, kind, default=default)])
+
+
+def _method(op: Op) -> Callable[..., Value]:
+    """The Value method a record names: ``x.tanh()``, ``x.leaky_relu(alpha)``, ``a.f(b)``."""
+    if op.arity == 1:
+        method = _param_method(op) if op.has_param else _unary_method(op)
+    else:
+        def method(self: Value, *others: Any) -> Value:
+            return op(self, *others)
+    method.__name__ = op.method
+    method.__qualname__ = f"Value.{op.method}"
+    method.__doc__ = f"{op.written} ({op.formula})."
+    return method
+
+
+def _function(op: Op) -> Callable[..., Any]:
+    """The module-level function a record names: ``autograd.tanh(x)`` for a number or a
+    Value, ``autograd.maximum(a, b)``, and a user primitive's function."""
+    if op.arity == 1 and not op.has_param:
+        fast = _unary_method(op)
+        forward = op.forward
+        check = op.check
+
+        def function(x: Any) -> Any:
+            if isinstance(x, Value):
+                return fast(x)
+            if type(x) is not float:
+                x = _as_float(x, op.name)
+            if check is not None:
+                check(x)
+            try:
+                return forward(x)
+            except DomainError:
+                raise
+            except (ArithmeticError, ValueError) as exc:
+                raise _forward_failed(op, (x,), exc) from exc
+    elif op.arity == 1:
+        with_param = _param_method(op)
+
+        def function(x: Any, *given: Any, **named: Any) -> Any:
+            if isinstance(x, Value):
+                return with_param(x, *given, **named)
+            return _run_forward(op, (_as_float(x, op.name), _param_of(op, given, named)))
+        function.__signature__ = _param_signature(op, "x")  # type: ignore[attr-defined]
+    else:
+        def function(*args: Any) -> Any:
+            return op(*args)
+    function.__name__ = function.__qualname__ = op.function or op.name
+    function.__doc__ = f"{op.written} for numbers or Values ({op.formula})."
     return function
 
 
-exp = _dispatch("exp", EXP)
-log = _dispatch("log", LOG)
-sqrt = _dispatch("sqrt", SQRT)
-tanh = _dispatch("tanh", TANH)
-sigmoid = _dispatch("sigmoid", SIGMOID)
-relu = _dispatch("relu", RELU)
-softplus = _dispatch("softplus", SOFTPLUS)
-sin = _dispatch("sin", SIN)
-cos = _dispatch("cos", COS)
+def _generate() -> dict[str, Callable[..., Any]]:
+    """Give `Value` the methods the records name and return the functions they name.
+
+    Run once, when this module is imported, right after the table and the class: the
+    class is built from its table here, as a class body would, never changed later."""
+    functions: dict[str, Callable[..., Any]] = {}
+    for op in OPS.values():
+        if op.method:
+            setattr(Value, op.method, _method(op))
+        if op.function:
+            functions[op.function] = _function(op)
+    return functions
 
 
-def absolute(x: Any) -> Any:
-    """|x| for a number or a Value (d/dx = sign(x), 0 at 0)."""
-    return abs(x)
-
-
-def leaky_relu(x: Any, alpha: float = 0.01) -> Any:
-    """x if x > 0 else alpha * x, for a number or a Value."""
-    if isinstance(x, Value):
-        return x.leaky_relu(alpha)
-    x = _as_float(x, "leaky_relu")
-    return x if x > 0.0 else alpha * x
+# One function per operation of the table (exp, log, ..., absolute, maximum, ...).
+_FUNCTIONS: dict[str, Callable[..., Any]] = _generate()
+globals().update(_FUNCTIONS)
+__all__ += list(_FUNCTIONS)
 
 
 def sum_values(values: Iterable[Scalar]) -> Value:
@@ -1237,7 +1652,7 @@ def primitive(derivative: Callable[..., Any], *, name: str | None = None,
             return result
 
         op = Op(op_name, func, local_derivatives, formula or "user-defined", -1,
-                method=f"{op_name}(x)")
+                function=op_name)
         earlier = _user_primitives.get(op_name)
         if earlier is not None and (replace or earlier == _definition(func)):
             OPS[op_name] = op

@@ -5,9 +5,10 @@ whitelist; nothing is ever evaluated as Python.  What is allowed:
 
 * numbers (``2``, ``0.5``, ``1e-3``) and variable names (``x``, ``w1``);
 * the operators ``+ - * / **``, unary minus (and unary plus) and parentheses;
-* calls of the engine's functions: ``exp log sqrt tanh sigmoid relu softplus sin cos
-  abs`` with one argument, ``leaky_relu(x)`` or ``leaky_relu(x, alpha)`` with a number
-  ``alpha``, and any operation registered with `autograd.primitive`.
+* calls of the engine's functions, read from `autograd.OPS`: ``exp log sqrt tanh
+  sigmoid relu softplus sin cos abs`` with one argument, ``leaky_relu(x)`` or
+  ``leaky_relu(x, alpha)`` with a number ``alpha``, and any operation registered with
+  `autograd.primitive`.
 
 Everything else (attribute access, subscripts, imports, keywords, comparisons, strings,
 unknown functions, ...) raises `ExpressionError`, whose message names the offending
@@ -30,7 +31,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
-from .engine import OPS, DomainError, Value, no_grad
+from .engine import OPS, DomainError, Op, Value, no_grad
 
 __all__ = ["Expression", "ExpressionError", "parse", "evaluate", "functions"]
 
@@ -96,25 +97,29 @@ class _Function:
     min_args: int
     max_args: int  # -1: any number
     apply: Callable[..., Operand]
-    needs_number_after_first: bool = False  # leaky_relu's alpha is a constant, not a Value
+    constants_from: int = -1  # arguments from this position on must be numbers (alpha)
 
 
-def _unary_method(method: str) -> Callable[[Operand], Operand]:
-    def apply(x: Operand) -> Operand:
-        return getattr(_as_value(x), method)()
+def _caller(op: Op) -> _Function:
+    """The expression function of a record: its inputs, then its constant if it has one
+    (which may be left out when the record gives a default)."""
+    inputs = 1 if op.arity < 0 else op.arity
 
-    return apply
-
-
-def _leaky_relu(x: Operand, alpha: Operand = 0.01) -> Operand:
-    return _as_value(x).leaky_relu(float(alpha))
-
-
-def _primitive(op_name: str) -> Callable[..., Operand]:
     def apply(*args: Operand) -> Operand:
-        return Value._apply(OPS[op_name], tuple(_as_value(a) for a in args))
+        count = len(args) if op.arity < 0 else inputs
+        values = tuple(_as_value(a) for a in args[:count])
+        param = None
+        if op.has_param:
+            param = float(args[count]) if len(args) > count else op.param_default
+        return Value._apply(op, values, param)
 
-    return apply
+    name = op.expression_name or op.function
+    if op.arity < 0:
+        return _Function(name, 1, -1, apply)
+    if not op.has_param:
+        return _Function(name, inputs, inputs, apply)
+    least = inputs if op.param_default is not None else inputs + 1
+    return _Function(name, least, inputs + 1, apply, constants_from=inputs)
 
 
 def _as_value(x: Operand) -> Value:
@@ -122,24 +127,13 @@ def _as_value(x: Operand) -> Value:
 
 
 def functions() -> dict[str, _Function]:
-    """Every function name an expression may call, read from the engine's table now.
+    """Every function name an expression may call, read from the engine's table now:
+    each record's ``expression_name`` or ``function`` (see `autograd.Op`).
 
     Built each time, so that a primitive registered after import is callable too.
     """
-    table: dict[str, _Function] = {}
-    for op in OPS.values():
-        method = op.method
-        if method.startswith("x.") and method.endswith("()"):  # x.exp(), x.tanh(), ...
-            name = method[2:-2]
-            table[name] = _Function(name, 1, 1, _unary_method(name))
-        elif op.name == "leaky_relu":
-            table["leaky_relu"] = _Function("leaky_relu", 1, 2, _leaky_relu,
-                                            needs_number_after_first=True)
-        elif op.name == "abs":
-            table["abs"] = _Function("abs", 1, 1, lambda x: abs(_as_value(x)))
-        elif op.arity == -1 and method == f"{op.name}(x)":  # autograd.primitive
-            table[op.name] = _Function(op.name, 1, -1, _primitive(op.name))
-    return table
+    return {f.name: f for f in (_caller(op) for op in OPS.values()
+                                if op.expression_name or op.function)}
 
 
 # --------------------------------------------------------------------------------------
@@ -448,8 +442,8 @@ def _check_call(node: ast.Call, table: dict[str, _Function],
                     if function.max_args != -1 else f"at least {function.min_args}")
         raise fail(f"{name} takes {expected} argument{'s' if expected != '1' else ''}, "
                    f"got {count}", node)
-    if function.needs_number_after_first:
-        for extra in node.args[1:]:
+    if function.constants_from >= 0:
+        for extra in node.args[function.constants_from:]:
             if not _is_number(extra):
                 raise fail(f"{name}: this argument must be a number", extra)
 

@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .engine import CLOSURE, OPS, DomainError, Op, Value
+from .engine import CLOSURE, OPS, DomainError, Op, Sampler, Value
 from .graph import grad, topological_order
 
 __all__ = [
@@ -458,64 +458,11 @@ def local_derivative_suspects(f: Callable[..., Any], inputs: Sequence[Any],
 # Checking every operation of the table
 # --------------------------------------------------------------------------------------
 
-Sampler = Callable[[random.Random], tuple[list[float], Any]]
-
-
-def _uniform(rng: random.Random, low: float, high: float) -> float:
-    return rng.uniform(low, high)
-
-
-def _away_from_zero(rng: random.Random, low: float, high: float) -> float:
-    """A number with magnitude in [low, high] and a random sign."""
-    return rng.choice((-1.0, 1.0)) * rng.uniform(low, high)
-
-
-def _power_point(rng: random.Random) -> tuple[list[float], Any]:
-    # x ** n: any exponent for a positive base, integer exponents for a negative one.
-    if rng.random() < 0.5:
-        return [rng.uniform(0.2, 3.0)], rng.choice((-2.5, -1.0, -0.5, 0.5, 1.5, 2.0, 3.0))
-    return [_away_from_zero(rng, 0.2, 2.0)], float(rng.choice((-2, -1, 2, 3, 4)))
-
-
-def _sum_point(rng: random.Random) -> tuple[list[float], Any]:
-    return [rng.uniform(-3.0, 3.0) for _ in range(rng.randint(1, 5))], None
-
-
-def _dot_point(rng: random.Random) -> tuple[list[float], Any]:
-    n = rng.randint(1, 4)
-    return [rng.uniform(-3.0, 3.0) for _ in range(2 * n + 1)], None
-
-
-# Where each built-in operation is sampled: inside its domain, and (for kinked ones)
-# away from the kink; the kink itself is visited by KINKS below.
-_DOMAINS: dict[str, Sampler] = {
-    "+": lambda r: ([_uniform(r, -3, 3), _uniform(r, -3, 3)], None),
-    "-": lambda r: ([_uniform(r, -3, 3), _uniform(r, -3, 3)], None),
-    "*": lambda r: ([_uniform(r, -3, 3), _uniform(r, -3, 3)], None),
-    "/": lambda r: ([_uniform(r, -3, 3), _away_from_zero(r, 0.3, 3)], None),
-    "neg": lambda r: ([_uniform(r, -3, 3)], None),
-    "**": _power_point,
-    "pow": lambda r: ([_uniform(r, 0.2, 3), _uniform(r, -2, 2)], None),
-    "exp": lambda r: ([_uniform(r, -5, 5)], None),
-    "log": lambda r: ([_uniform(r, 0.05, 5)], None),
-    "sqrt": lambda r: ([_uniform(r, 0.05, 5)], None),
-    "tanh": lambda r: ([_uniform(r, -3, 3)], None),
-    "sigmoid": lambda r: ([_uniform(r, -6, 6)], None),
-    "relu": lambda r: ([_away_from_zero(r, 0.01, 3)], None),
-    "leaky_relu": lambda r: ([_away_from_zero(r, 0.01, 3)], r.choice((0.01, 0.1, 0.3))),
-    "softplus": lambda r: ([_uniform(r, -6, 6)], None),
-    "sin": lambda r: ([_uniform(r, -4, 4)], None),
-    "cos": lambda r: ([_uniform(r, -4, 4)], None),
-    "abs": lambda r: ([_away_from_zero(r, 0.01, 3)], None),
-    "sum": _sum_point,
-    "dot": _dot_point,
-}
-
-# Points where an operation is not differentiable; they must come out as kinks.
+# Points where a built-in operation is not differentiable (read from the records'
+# ``kinks``): they must come out as kinks.
 KINKS: dict[str, list[tuple[list[float], Any]]] = {
-    "relu": [([0.0], None)],
-    "leaky_relu": [([0.0], 0.01), ([0.0], 0.2)],
-    "abs": [([0.0], None)],
+    op.name: [(list(inputs), param) for inputs, param in op.kinks]
+    for op in OPS.values() if op.kinks
 }
 
 
@@ -538,11 +485,11 @@ def _generic_point(op: Op) -> Sampler | None:
 def sample_points(op: Op, count: int, seed: int = 0) -> list[tuple[list[float], Any]]:
     """`count` points (inputs, constant) inside op's domain, reproducible for a seed.
 
-    Built-in operations use their listed domain (plus their kinks); other operations
-    are sampled from [-2, 2], keeping only points where the forward rule is defined.
+    Operations whose record has a sampler use it (plus the record's kinks); others are
+    sampled from [-2, 2], keeping only points where the forward rule is defined.
     """
     rng = random.Random(f"{seed}:{op.name}")
-    sampler = _DOMAINS.get(op.name) or _generic_point(op)
+    sampler = op.sample or _generic_point(op)
     if sampler is None:
         return []
     points: list[tuple[list[float], Any]] = []
@@ -558,7 +505,7 @@ def sample_points(op: Op, count: int, seed: int = 0) -> list[tuple[list[float], 
             continue
         if isinstance(value, (numbers.Real, np.floating)) and math.isfinite(float(value)):
             points.append((args, param))
-    return points + [(list(a), p) for a, p in KINKS.get(op.name, [])]
+    return points + [(list(a), p) for a, p in op.kinks]
 
 
 @dataclass

@@ -237,12 +237,13 @@ def _fill(b: int | str) -> tuple[str, str]:
 
 
 def _op_text(node: Value) -> str:
-    name = node.op
-    if name == "**":
-        return f"** {node.param:g}"
-    if node._fn is not None and node._fn.has_param:
-        return f"{name}({node.param:g})"
-    return name
+    """What a node's operation is called in a drawing: ``tanh``, ``** 2``, ``leaky_relu(0.1)``."""
+    op = node._fn
+    if op is None or not op.has_param:
+        return node.op
+    if op.symbol:
+        return f"{op.symbol} {node.param:g}"
+    return f"{op.name}({node.param:g})"
 
 
 # --------------------------------------------------------------------------------------

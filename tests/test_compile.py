@@ -703,3 +703,14 @@ def test_repr_and_groups_before_and_after_recording():
     c(np.array([[1.0], [2.0]]))
     assert c.groups == [(1, "*", 1), (2, "tanh", 1)]
     assert repr(c) == "Compiled(scaled, nargs=1, 4 nodes per row in 2 groups, 1 parameters)"
+
+
+def test_register_vectorized_fills_the_primitives_record(cube):
+    op = OPS["cube_for_compile"]
+    assert op.batch is None and "cube_for_compile" in VECTORIZED  # the scalar fallback
+    register_vectorized("cube_for_compile", lambda x, p: x ** 3,
+                        lambda x, out, p: (3.0 * x * x,))
+    assert op.batch is VECTORIZED["cube_for_compile"]
+    assert op.batch.forward(np.array([2.0]), None).tolist() == [8.0]
+    del VECTORIZED["cube_for_compile"]
+    assert op.batch is None

@@ -4,10 +4,14 @@ The catalogue below pairs each operation, written with `Value`s, with an indepen
 NumPy reference of the same function.  Derivatives of the reference are taken by central
 finite differences in float64; the engine's come from `backward()` (first order) and from
 `hessian()`, which differentiates the graph of the first derivative (second order).
+
+The second half walks the whole of `autograd.OPS`, reading each record alone: points from
+its sampler, references from its NumPy batch rule, and the compiled batch against eager.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -184,3 +188,109 @@ def test_a_graph_of_the_derivative_of_a_power_at_a_zero_base(exponent, slope) ->
     d_da = autograd.grad(a ** b, a, create_graph=True)
     assert d_da.data == 0.0
     assert autograd.grad(d_da, b) == 0.5
+
+
+# --------------------------------------------------------------------------------------
+# Every record of the table, read from the record alone: its sampler gives the points,
+# its NumPy batch rule (independent code from the scalar rules) gives the reference
+# values and, by float64 central differences, the reference derivatives.
+# --------------------------------------------------------------------------------------
+
+TABLE = [op for op in autograd.OPS.values() if op.formula != "user-defined"]
+
+
+def test_every_builtin_record_carries_its_batch_rule_and_sampler() -> None:
+    missing = [op.name for op in TABLE if op.batch is None or op.sample is None]
+    assert not missing, f"records without a batch rule or a sampler: {missing}"
+
+
+def record_points(op: autograd.Op, count: int, seed: int = 0) -> list[tuple[list[float], object]]:
+    rng = random.Random(f"{seed}:{op.name}")
+    return [op.sample(rng) for _ in range(count)]
+
+
+def batch_forward(op: autograd.Op, param: object) -> Callable[..., float]:
+    def f(*args: float) -> float:
+        arrays = [np.array([[np.float64(a)]]) for a in args]
+        with np.errstate(all="ignore"):
+            return float(np.asarray(op.batch.forward(*arrays, param)).ravel()[0])
+
+    return f
+
+
+def apply(op: autograd.Op, param: object) -> Callable[..., Value]:
+    return lambda *xs: op(*xs, param) if op.has_param else op(*xs)
+
+
+@pytest.mark.parametrize("op", TABLE, ids=lambda op: op.name)
+def test_record_first_derivatives_against_its_batch_rule(op: autograd.Op) -> None:
+    for inputs, param in record_points(op, 15):
+        reference = batch_forward(op, param)
+        values = [Value(x) for x in inputs]
+        out = apply(op, param)(*values)
+        assert out.data == pytest.approx(reference(*inputs), rel=1e-12, abs=1e-12)
+        out.backward()
+        np.testing.assert_allclose([v.grad for v in values],
+                                   numeric_gradient(reference, np.array(inputs)),
+                                   rtol=1e-5, atol=1e-6, err_msg=f"{op.name} at {inputs}")
+
+
+@pytest.mark.parametrize("op", TABLE, ids=lambda op: op.name)
+def test_record_second_derivatives_against_its_batch_rule(op: autograd.Op) -> None:
+    for inputs, param in record_points(op, 6, seed=1):
+        np.testing.assert_allclose(
+            autograd.hessian(apply(op, param), inputs),
+            numeric_hessian(batch_forward(op, param), np.array(inputs, dtype=np.float64)),
+            rtol=1e-4, atol=1e-4, err_msg=f"{op.name} at {inputs}")
+
+
+@pytest.mark.parametrize("op", TABLE, ids=lambda op: op.name)
+def test_record_compiled_batch_equals_eager(op: autograd.Op) -> None:
+    # One graph per compile: rows with the first point's number of inputs and constant.
+    points = record_points(op, 40, seed=2)
+    size, param = len(points[0][0]), points[0][1]
+    X = np.array([inputs for inputs, p in points if len(inputs) == size and p == param])
+    shifts = [Value(0.0) for _ in range(size)]  # parameters: d mean / d shift_k = mean slope
+
+    def f(*xs: Value) -> Value:
+        return apply(op, param)(*[x + s for x, s in zip(xs, shifts)])
+
+    compiled = autograd.compile(f, size)
+    eager = [f(*[Value(v) for v in row]) for row in X]
+    np.testing.assert_allclose(compiled(X), [y.data for y in eager], rtol=1e-12, atol=1e-12)
+    mean = compiled.backward(X)
+    compiled_grads = [s.grad for s in shifts]
+    for s in shifts:
+        s.grad = 0.0
+    eager_mean = autograd.sum_values(eager) / len(eager)
+    eager_mean.backward()
+    assert mean == pytest.approx(eager_mean.data, rel=1e-12, abs=1e-12)
+    np.testing.assert_allclose(compiled_grads, [s.grad for s in shifts], rtol=1e-12,
+                               atol=1e-12)
+
+
+@pytest.mark.parametrize("op", [op for op in TABLE if op.function or op.method],
+                         ids=lambda op: op.name)
+def test_functions_and_methods_are_built_from_the_record(op: autograd.Op) -> None:
+    inputs, param = record_points(op, 1, seed=3)[0]
+    constant = (param,) if op.has_param else ()
+    expected = batch_forward(op, param)(*inputs)
+    if op.function:
+        function = getattr(autograd, op.function)
+        assert op.function in autograd.__all__ and function.__name__ == op.function
+        number = function(*inputs, *constant)
+        assert type(number) is float and number == pytest.approx(expected, rel=1e-12)
+        node = function(*[Value(x) for x in inputs], *constant)
+        assert node.op == op.name and node.data == number
+    if op.method:
+        node = getattr(Value(inputs[0]), op.method)(*inputs[1:], *constant)
+        assert node.op == op.name and node.data == pytest.approx(expected, rel=1e-12)
+        assert node.param == (param if op.has_param else None)
+
+
+def test_a_constant_is_passed_by_position_by_name_or_left_to_its_default() -> None:
+    x = Value(-2.0)
+    assert [x.leaky_relu().data, x.leaky_relu(0.5).data, x.leaky_relu(alpha=0.5).data,
+            autograd.leaky_relu(-2.0, alpha=0.5)] == [-0.02, -1.0, -1.0, -1.0]
+    with pytest.raises(TypeError, match="leaky_relu: unexpected or repeated argument 'beta'"):
+        x.leaky_relu(beta=0.5)
