@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 __all__ = [
     "Value", "Op", "OPS", "BatchRule", "DomainError", "primitive", "no_grad", "enable_grad",
     "is_grad_enabled", "scope", "current_scope", "lift", "observe_reads",
-    "topological_order", "chain_rule", "local_derivatives", "sum_values", "dot",
+    "topological_order", "backprop_walk", "chain_rule", "local_derivatives", "sum_values",
+    "dot",
 ]
 
 Number = Union[int, float]
@@ -1152,16 +1153,27 @@ class Value:
         Leaves (Values with no parents, such as parameters) *accumulate* into ``.grad``
         across calls, as in PyTorch: call ``zero_grad()`` (or set ``.grad = 0``) between
         steps.  Interior nodes hold the gradient of the latest backward pass only.
-        The walk is `chain_rule` over `topological_order` (reversed); it never recurses,
-        so graphs of any depth work.
+        The walk is `backprop_walk` over `topological_order` (reversed); it never
+        recurses, so graphs of any depth work.
         """
         seed = _as_float(gradient, "backward")
         order = topological_order(self, leaves=False)  # leaves send no gradient on
         for node in order:
             node._grad = 0.0
         self._grad += seed
-        for _child, parent, _k, upstream, local in chain_rule(order):
-            parent._grad += upstream * local
+        # The chain rule: each parent gets upstream x local, unrolled by the slots that
+        # hold the parents (see `Value.parents`) because this loop runs once per node.
+        for node, upstream, locals_ in backprop_walk(order):
+            arity = node._fn.arity
+            if arity == 2:
+                local_a, local_b = locals_
+                node._a._grad += upstream * local_a
+                node._b._grad += upstream * local_b
+            elif arity == 1:
+                node._a._grad += upstream * locals_[0]
+            else:
+                for parent, local in zip(node._a, locals_):
+                    parent._grad += upstream * local
 
     def zero_grad(self) -> None:
         self._grad = 0.0
@@ -1329,34 +1341,32 @@ def _closure_slopes(node: Value, as_values: bool) -> tuple[float, ...]:
         node._grad = saved_out
 
 
-def chain_rule(order: Sequence[Value], grads: dict[Value, Any] | None = None, *,
-               as_values: bool = False, tolerant: bool = False) -> Iterator[Edge]:
-    """The chain rule, one edge at a time: backpropagation as a walk.
+def backprop_walk(order: Sequence[Value], grads: dict[Value, Any] | None = None, *,
+                  as_values: bool = False, tolerant: bool = False
+                  ) -> Iterator[tuple[Value, Any, Sequence[Any]]]:
+    """Backpropagation as a walk, one node at a time: the engine's only such walk.
 
     `order` is a `topological_order`; the walk goes through it in reverse, so a node is
     reached only after every Value that uses it.  For each node with an operation it
-    yields, parent by parent in argument order, the edge
-    ``(child, parent, position, upstream, local)``, where ``upstream`` is d root / d child
-    and ``local`` is d child / d parent, the operation's derivative rule.  The chain rule
-    is then the consumer's one line::
-
-        contribution = upstream * local          # d root / d parent along this edge
-        d root / d parent = sum of its contributions over every edge out of parent
+    yields ``(node, upstream, locals)``: ``upstream`` is d root / d node and ``locals``
+    holds d node / d parent for each of ``node.parents``, in order (the operation's
+    derivative rule, see `local_derivatives`).  The chain rule is then the consumer's
+    part: add ``upstream * locals[k]`` into parent k's gradient.
 
     A node's upstream gradient is read when the walk reaches it: from ``grads[node]``
     when a dictionary is given (nodes missing from it are passed over), else from
-    ``node.grad``.  So a consumer that adds each contribution before asking for the next
-    edge backpropagates: `Value.backward` adds into ``.grad``, `autograd.grad` into a
-    dictionary, and the step-through page records each addition.  With
-    ``as_values=True`` the local derivatives are Values (for ``create_graph``).  With
-    ``tolerant=True`` a derivative rule that raises gives its node's edges the local
-    derivative None instead of ending the walk (a drawing still shows the rest).
+    ``node.grad``.  So a consumer that adds each node's contributions before asking for
+    the next node backpropagates.  `Value.backward` consumes this walk directly;
+    `chain_rule` gives the same walk one edge at a time, for `grad`, the drawings and
+    the step-through page.  With ``as_values=True`` the local derivatives are Values
+    (for ``create_graph``); with ``tolerant=True`` a derivative rule that raises gives
+    its node's locals as None instead of ending the walk (a drawing still shows the rest).
     """
     if as_values or tolerant:
-        yield from _general_chain_rule(order, grads, as_values, tolerant)
+        yield from _general_walk(order, grads, as_values, tolerant)
         return
-    # Binary and unary nodes, nearly every node of a real graph, are unrolled here: the
-    # general path (`local_derivatives`) costs a list and a zip per node.
+    # The rules are called here directly with the parents' numbers, unrolled by arity:
+    # going through `local_derivatives` would cost a tuple and a call per node.
     fn: Op | None
     for node in reversed(order):
         fn = node._fn
@@ -1367,40 +1377,59 @@ def chain_rule(order: Sequence[Value], grads: dict[Value, Any] | None = None, *,
             continue
         arity = fn.arity
         if arity == 2:
-            a = node._a
-            b = node._b
-            local_a, local_b = fn.derivative(a._data, b._data, node._data)
-            yield node, a, 0, upstream, local_a
-            yield node, b, 1, upstream, local_b
+            yield node, upstream, fn.derivative(node._a._data, node._b._data, node._data)
         elif arity == 1:
-            x = node._a
             if fn.has_param:
-                (local,) = fn.derivative(x._data, node._data, node._param)
+                yield node, upstream, fn.derivative(node._a._data, node._data, node._param)
             else:
-                (local,) = fn.derivative(x._data, node._data)
-            yield node, x, 0, upstream, local
+                yield node, upstream, fn.derivative(node._a._data, node._data)
+        elif fn is CLOSURE:
+            yield node, upstream, _closure_slopes(node, False)
         else:
-            for k, (parent, local) in enumerate(zip(node._a, local_derivatives(node))):
-                yield node, parent, k, upstream, local
+            args = [p._data for p in node._a]
+            if fn.has_param:
+                yield node, upstream, fn.derivative(*args, node._data, node._param)
+            else:
+                yield node, upstream, fn.derivative(*args, node._data)
 
 
-def _general_chain_rule(order: Sequence[Value], grads: dict[Value, Any] | None,
-                        as_values: bool, tolerant: bool) -> Iterator[Edge]:
-    """`chain_rule` for local derivatives as Values, or tolerant of failing rules."""
+def _general_walk(order: Sequence[Value], grads: dict[Value, Any] | None, as_values: bool,
+                  tolerant: bool) -> Iterator[tuple[Value, Any, Sequence[Any]]]:
+    """`backprop_walk` for local derivatives as Values, or tolerant of failing rules."""
     for node in reversed(order):
         if node._fn is None:
             continue
         upstream = node._grad if grads is None else grads.get(node)
         if upstream is None:
             continue
-        parents = node.parents
         try:
             locals_ = local_derivatives(node, as_values)
         except Exception:
             if not tolerant:
                 raise
-            locals_ = (None,) * len(parents)
-        for k, (parent, local) in enumerate(zip(parents, locals_)):
+            locals_ = (None,) * len(node.parents)
+        yield node, upstream, locals_
+
+
+def chain_rule(order: Sequence[Value], grads: dict[Value, Any] | None = None, *,
+               as_values: bool = False, tolerant: bool = False) -> Iterator[Edge]:
+    """The chain rule, one edge at a time: `backprop_walk` edge by edge.
+
+    Yields ``(child, parent, position, upstream, local)`` for every edge, children in
+    reverse topological order and each child's parents in argument order: ``upstream``
+    is d root / d child and ``local`` is d child / d parent.  The chain rule is the
+    consumer's one line::
+
+        contribution = upstream * local      # d root / d parent along this edge
+        # d root / d parent is the sum of the contributions of every edge out of parent
+
+    Upstream gradients are read as `backprop_walk` reads them (from `grads`, else from
+    ``.grad``, when the walk reaches the child), so a consumer that adds each
+    contribution before asking for the next edge backpropagates.
+    """
+    for node, upstream, locals_ in backprop_walk(order, grads, as_values=as_values,
+                                                 tolerant=tolerant):
+        for k, (parent, local) in enumerate(zip(node.parents, locals_)):
             yield node, parent, k, upstream, local
 
 
