@@ -302,9 +302,15 @@ class Module:
         return checkpoint_file.write(path, self.state_dict(), self.describe())
 
     def load(self, path: str | os.PathLike) -> None:
-        """Read an ``.npz`` file written by `save` into this model's parameters."""
-        arrays, _ = checkpoint_file.read(path)
-        checkpoint_file.load_into(self, arrays, f"load {os.fspath(path)!r}")
+        """Read an ``.npz`` file written by `save` into this model's parameters.
+
+        The file must hold exactly this model's arrays, of its shapes, as finite real
+        floats; every key, shape and type is checked from the file's headers before any
+        array is read, so a wrong file raises `SerializationError` and changes nothing.
+        """
+        shapes = {key: array.shape for key, array in self.state_dict().items()}
+        arrays, _ = checkpoint_file.read(path, shapes)
+        self.load_state_dict(arrays)
 
 
 class Neuron(Module):
