@@ -40,10 +40,9 @@ if TYPE_CHECKING:
 
 # The functions generated from the table (exp, log, ..., absolute) are added at the end.
 __all__ = [
-    "Value", "Op", "OPS", "BatchRule", "DomainError", "primitive", "no_grad", "enable_grad",
-    "is_grad_enabled", "scope", "current_scope", "lift", "observe_reads",
-    "topological_order", "backprop_walk", "chain_rule", "local_derivatives", "sum_values",
-    "dot",
+    "Value", "Op", "OPS", "BatchRule", "DomainError", "primitive", "register_operation",
+    "no_grad", "enable_grad", "is_grad_enabled", "scope", "current_scope", "lift", "observe_reads",
+    "topological_order", "backprop_walk", "chain_rule", "local_derivatives", "sum_values", "dot",
 ]
 
 Number = Union[int, float]
@@ -799,11 +798,32 @@ COS = _register(Op(
     batch=BatchRule(lambda x, p: np.cos(x), lambda x, out, p: (-np.sin(x),),
                     lambda x, out, p: np.isinf(x)),
     sample=_uniform((-4.0, 4.0)), function="cos", method="cos"))
+ATAN = _register(Op(
+    "atan", math.atan, lambda x, out: (1.0 / (1.0 + x * x),), "d/dx = 1 / (1 + x^2)",
+    batch=BatchRule(lambda x, p: np.arctan(x), lambda x, out, p: (1.0 / (1.0 + x * x),)),
+    sample=_uniform((-4.0, 4.0)), function="atan", method="atan"))
 ABS = _register(Op(
     "abs", abs, lambda x, out: (_sign(x),), "d/dx = sign(x)  (0 at x = 0)",
     batch=BatchRule(lambda x, p: np.abs(x), lambda x, out, p: (_np_sign(x),)),
     sample=lambda r: ([_away_from_zero(r, 0.01, 3.0)], None), kinks=(((0.0,), None),),
     function="absolute", expression_name="abs"))
+# At a tie (a == b) neither input alone decides the result: each gets half of the slope,
+# the mean of the one-sided slopes 0 and 1 (as TensorFlow's and PyTorch's amax), so that
+# maximum(x, x) has slope 1 and the slope equals the central difference there.
+MAXIMUM = _register(Op(
+    "maximum", _maximum, lambda a, b, out: _maximum_slopes(a, b),
+    "d/da = 1 if a > b, 0 if a < b, 1/2 if a = b; d/db = 1 - d/da", 2,
+    batch=BatchRule(lambda a, b, p: np.maximum(a, b),
+                    lambda a, b, out, p: _np_first_share(a > b, a < b, a == b)),
+    sample=_apart_point, kinks=(((1.0, 1.0), None), ((-0.5, -0.5), None)),
+    function="maximum"))
+MINIMUM = _register(Op(
+    "minimum", _minimum, lambda a, b, out: _minimum_slopes(a, b),
+    "d/da = 1 if a < b, 0 if a > b, 1/2 if a = b; d/db = 1 - d/da", 2,
+    batch=BatchRule(lambda a, b, p: np.minimum(a, b),
+                    lambda a, b, out, p: _np_first_share(a < b, a > b, a == b)),
+    sample=_apart_point, kinks=(((1.0, 1.0), None), ((-0.5, -0.5), None)),
+    function="minimum"))
 SUM = _register(Op(
     "sum", lambda *xs: math.fsum(xs), lambda *args: (1.0,) * (len(args) - 1), "d/dx_i = 1",
     -1, raises_in_forward=True,
@@ -1617,6 +1637,28 @@ def _generate() -> dict[str, Callable[..., Any]]:
 _FUNCTIONS: dict[str, Callable[..., Any]] = _generate()
 globals().update(_FUNCTIONS)
 __all__ += list(_FUNCTIONS)
+
+
+def register_operation(op: Op) -> Callable[..., Any]:
+    """Add a record made at run time to `OPS` and return its function.
+
+    From then on the operation is recorded in graphs, differentiated (to any order, if
+    its derivative rule is written with arithmetic and `autograd`'s functions), compiled
+    with its ``batch`` rule, sampled by `autograd.gradcheck.check_operation`, callable in
+    expressions under its ``function`` name, drawn and listed by `autograd.catalog`.
+    The function takes numbers (gives a float) or Values (gives a Value).  Built-in
+    records are registered in this module instead, where the import also builds their
+    `Value` method: a class is not changed once it is built.
+    """
+    if not isinstance(op, Op):
+        raise TypeError(f"register_operation: expected an autograd.Op, got {type(op).__name__}")
+    if op.method:
+        raise ValueError(f"register_operation: {op.name!r} names a Value method "
+                         f"({op.method!r}); only the built-in records get one")
+    if op.name in OPS:
+        raise ValueError(f"register_operation: an operation named {op.name!r} already exists")
+    OPS[op.name] = op
+    return _function(op)
 
 
 def sum_values(values: Iterable[Scalar]) -> Value:

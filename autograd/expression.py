@@ -5,10 +5,11 @@ whitelist; nothing is ever evaluated as Python.  What is allowed:
 
 * numbers (``2``, ``0.5``, ``1e-3``) and variable names (``x``, ``w1``);
 * the operators ``+ - * / **``, unary minus (and unary plus) and parentheses;
-* calls of the engine's functions, read from `autograd.OPS`: ``exp log sqrt tanh
-  sigmoid relu softplus sin cos abs`` with one argument, ``leaky_relu(x)`` or
-  ``leaky_relu(x, alpha)`` with a number ``alpha``, and any operation registered with
-  `autograd.primitive`.
+* calls of the engine's functions, read from `autograd.OPS` (each record's
+  ``expression_name`` or ``function``): ``exp log sqrt tanh sigmoid relu softplus sin
+  cos atan abs`` with one argument, ``maximum(a, b)`` and ``minimum(a, b)``,
+  ``leaky_relu(x)`` or ``leaky_relu(x, alpha)`` with a number ``alpha``, and any
+  operation registered with `autograd.primitive` or `autograd.register_operation`.
 
 Everything else (attribute access, subscripts, imports, keywords, comparisons, strings,
 unknown functions, ...) raises `ExpressionError`, whose message names the offending

@@ -202,8 +202,8 @@ def test_a_wrong_value_at_a_kink_still_fails(fresh_ops):
 def test_the_table_kinks_are_real_kinks():
     for name, points in KINKS.items():
         for args, param in points:
-            rows = gradcheck_rows(lambda x, name=name, param=param:
-                                  Value._apply(OPS[name], (x,), param), args)
+            rows = gradcheck_rows(lambda *xs, name=name, param=param:
+                                  Value._apply(OPS[name], xs, param), args)
             assert rows[0].status == "kink", name
 
 
