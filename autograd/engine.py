@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 import math
 import numbers
+import operator
 import random
 import sys
 import threading
@@ -881,8 +882,6 @@ class Value:
     # everyone else goes through the `data` and `grad` properties, where an observer
     # (see `observe_reads`) can learn that code looked at a number.
     __slots__ = ("_data", "_grad", "label", "_fn", "_a", "_b", "_param", "scope")
-    # NumPy's binary operators defer to ours, so `np.float64(2) * v` is a Value.
-    __array_ufunc__ = None
 
     _data: float
     _grad: float
@@ -1159,6 +1158,27 @@ class Value:
         if _observers:
             _observed("__format__")
         return format(self._data, spec) if spec else _repr(self)
+
+    def __array_ufunc__(self, ufunc: Any, method: str, *inputs: Any, **kwargs: Any) -> Any:
+        """NumPy's functions on Values: ``np.tanh(v)`` is ``v.tanh()``, ``np.float64(2) * v``
+        is ``2 * v``.  A ufunc with no operation in `OPS` is refused with one line naming
+        the `autograd` functions to use; an array operand gives an object array of Values.
+        """
+        if any(isinstance(x, np.ndarray) for x in inputs):
+            # Element by element over the array, each element through the line below.
+            boxed = [np.array(x, dtype=object) if isinstance(x, Value) else x
+                     for x in inputs]
+            return getattr(ufunc, method)(*boxed, **kwargs)
+        op = _ufunc_operations().get(ufunc)
+        if op is None or method != "__call__" or kwargs:
+            what = _ufunc_name(ufunc) + ("" if method == "__call__" else f".{method}")
+            raise TypeError(
+                f"{what} on a Value: NumPy has no rule for it; use the autograd function "
+                f"(autograd.exp, autograd.tanh, ...: the table is autograd.OPS) or the "
+                f"Value's method, so that the gradient is recorded")
+        # NumPy scalars become floats: their own operators would call this method again.
+        return op(*[_as_float(x, _ufunc_name(ufunc)) if isinstance(x, np.generic) else x
+                    for x in inputs])
 
     def detach(self) -> Value:
         """A new leaf with the same data, cut off from the graph."""
@@ -1617,6 +1637,29 @@ def _function(op: Op) -> Callable[..., Any]:
     function.__name__ = function.__qualname__ = op.function or op.name
     function.__doc__ = f"{op.written} for numbers or Values ({op.formula})."
     return function
+
+
+# NumPy's ufuncs for Python's operators apply the operator itself, so np.power(v, 2)
+# records `**` as v ** 2 does; every other ufunc is the operation whose function has its
+# name in NumPy (np.tanh for "tanh", np.atan for "atan", ...), found in the records.
+_OPERATOR_UFUNCS: dict[Any, Callable[..., Any]] = {
+    np.add: operator.add, np.subtract: operator.sub, np.multiply: operator.mul,
+    np.true_divide: operator.truediv, np.power: operator.pow, np.negative: operator.neg,
+    np.positive: operator.pos}
+
+
+def _ufunc_name(ufunc: Any) -> str:
+    return f"np.{ufunc.__name__}"
+
+
+def _ufunc_operations() -> dict[Any, Callable[..., Any]]:
+    """What each NumPy ufunc does to Values: an operator, or an operation of `OPS`."""
+    found: dict[Any, Callable[..., Any]] = dict(_OPERATOR_UFUNCS)
+    for op in OPS.values():
+        ufunc = getattr(np, op.function, None) if op.function else None
+        if isinstance(ufunc, np.ufunc) and ufunc.nin == op.arity and not op.has_param:
+            found.setdefault(ufunc, op)
+    return found
 
 
 def _generate() -> dict[str, Callable[..., Any]]:
