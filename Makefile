@@ -2,12 +2,14 @@
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+# Stamps: each install runs again only when setup.cfg or pyproject.toml changes, so a
+# second `make demo` or `make test` installs nothing and prints no pip or setuptools text.
 STAMP := $(VENV)/.installed
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo test lint bench docs-images system-deps browser-deps clean
 
-demo: system-deps $(STAMP)
-	$(PY) -m pip install --quiet -e '.[plot]'
+demo: system-deps $(DEMO_STAMP)
 	$(VENV)/bin/chainrule demo
 
 test: system-deps browser-deps $(STAMP)
@@ -57,11 +59,22 @@ browser-deps:
 	  $(call apt-install,chromium chromium-driver,chromium is missing); \
 	fi
 
-$(STAMP): setup.cfg pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+# The virtual environment, with a current pip.
+$(PY):
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+
+# What the demo needs: chainrule and matplotlib for its plots (the `plot` extra), not the
+# test tools.  PYTHONWARNINGS quiets setuptools' note on editable installs (a framed box
+# about folders named like the package; here they are the package).
+$(DEMO_STAMP): setup.cfg pyproject.toml | $(PY)
+	PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install --quiet -e '.[plot]'
+	touch $@
+
+# Everything `make test` runs: the `dev` extra (test tools, linters, the notebook runner).
+$(STAMP): setup.cfg pyproject.toml | $(PY)
+	PYTHONWARNINGS=ignore::UserWarning $(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info chainrule-demo

@@ -24,8 +24,9 @@ at all (`nn.optim`), so the model holds the weights of the last complete step; `
 then raises `FitInterrupted`, a `KeyboardInterrupt` whose ``history`` holds the complete
 epochs (``stop_reason`` ``"interrupted"``).
 
-The progress bar is plain text on stderr (``verbose=False`` turns it off); the bar within
-an epoch is drawn on a terminal only, a file or a pipe gets one line per epoch.
+Progress is plain text on stderr (``verbose=False`` turns it off): on a terminal one line
+that updates in place (a bar within the epoch, then the epoch's loss and accuracy); a file
+or a pipe gets a handful of epoch lines (the first, every tenth of the run, the last).
 """
 
 from __future__ import annotations
@@ -90,26 +91,39 @@ class History:
 
 
 class _Progress:
-    """A one-line text progress bar for the batches of an epoch, then one line per epoch."""
+    """Training progress as text: on a terminal one line, redrawn in place (the batches of
+    an epoch as a bar, then the epoch's numbers); in a file or a pipe a handful of lines.
+
+    A terminal undoes carriage returns, so there every redraw replaces the last and the
+    final epoch's line is what stays.  A log file or a pipe would keep every redraw, so
+    there no bar is drawn and only the first epoch, every ``epochs / LOG_LINES``-th and
+    the last one epoch get a line: at most about `LOG_LINES` + 2, however long the run.
+    """
+
+    LOG_LINES = 10
 
     def __init__(self, file: TextIO, epochs: int, batches: int, enabled: bool) -> None:
         self.file, self.epochs, self.batches, self.enabled = file, epochs, batches, enabled
         self.width = len(str(epochs))
-        self.drawn = 0  # characters of the bar on the line now, for the epoch line to cover
-        # The bar redraws itself with carriage returns, which only a terminal undoes: in a
-        # log file or a pipe every redraw would stay, so there only the epoch lines go.
+        self.drawn = 0  # characters on the terminal's line now, for the next one to cover
         isatty = getattr(file, "isatty", None)
         self.bar = bool(isatty()) if callable(isatty) else False
+        self.every = max(1, math.ceil(epochs / self.LOG_LINES))
+        self.unwritten = ""  # a log's last epoch line, if it was skipped (written at the end)
+
+    def _redraw(self, text: str) -> None:
+        """Write `text` over the terminal's current line (spaces blank what is longer)."""
+        self.file.write("\r" + text + " " * max(0, self.drawn - len(text)))
+        self.drawn = len(text)
+        self.file.flush()
 
     def batch(self, epoch: int, done: int, loss: float) -> None:
         if not self.enabled or not self.bar or self.batches < 2:
             return
         filled = round(20 * done / self.batches)
-        bar = (f"epoch {epoch:>{self.width}}/{self.epochs} "
-               f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.batches} loss {loss:.4f}")
-        self.drawn = len(bar)
-        self.file.write("\r" + bar)
-        self.file.flush()
+        self._redraw(f"epoch {epoch:>{self.width}}/{self.epochs} "
+                     f"[{'#' * filled}{'.' * (20 - filled)}] {done}/{self.batches} "
+                     f"loss {loss:.4f}")
 
     def epoch(self, epoch: int, history: History) -> None:
         if not self.enabled:
@@ -122,13 +136,30 @@ class _Progress:
             if history.val_accuracy[-1] is not None:
                 parts.append(f"val_acc {100 * history.val_accuracy[-1]:5.1f}%")
         line = "  ".join(parts)
-        # On a terminal the epoch line is written over the bar: spaces blank what is longer.
-        cover = " " * max(0, self.drawn - len(line))
-        self.file.write("\r" + line + cover + "\n" if self.bar else line + "\n")
+        if self.bar:
+            self._redraw(line)
+        elif epoch == 1 or epoch % self.every == 0 or epoch == self.epochs:
+            self.file.write(line + "\n")
+            self.file.flush()
+            self.unwritten = ""
+        else:
+            self.unwritten = line
+
+    def finish(self) -> None:
+        """End the progress: close the terminal's line, or write a log's last epoch."""
+        if not self.enabled:
+            return
+        if self.drawn:
+            self.file.write("\n")
+            self.drawn = 0
+        elif self.unwritten:
+            self.file.write(self.unwritten + "\n")
+        self.unwritten = ""
         self.file.flush()
 
     def say(self, text: str) -> None:
         if self.enabled:
+            self.finish()
             self.file.write(text + "\n")
             self.file.flush()
 
@@ -190,6 +221,7 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
     def stop(reason: str, message: str = "") -> History:
         history.stop_reason, history.message = reason, message
         history.seconds = time.perf_counter() - started
+        bar.finish()
         if message:
             bar.say(message)
         return history
@@ -198,6 +230,7 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
         # Nothing of this batch was applied: the weights are those it started from.
         message = (f"fit: stopped in epoch {epoch}, batch {batch}: {problem}; the weights "
                    "that last gave a finite loss are kept")
+        bar.finish()  # the warning goes below the progress, not into its line
         warnings.warn(message, RuntimeWarning, stacklevel=3)
         return stop("non_finite", message)
 

@@ -153,16 +153,17 @@ def test_progress_bar_and_history_dict():
     quiet = io.StringIO()
     nn.fit(model, X, y, loss="hinge", epochs=1, verbose=False, file=quiet)
     assert quiet.getvalue() == ""
-    # Not a terminal (a log file, a pipe): no bar redrawn with carriage returns, only one
-    # line per epoch, the same lines as on the terminal.
+    # Not a terminal (a log file, a pipe): no bar redrawn with carriage returns; a short
+    # run gets one line per epoch.  The terminal keeps one line, updated in place: the
+    # last epoch's, the same text as the log's last line (issue 13 item 8).
     log = io.StringIO()
     model = nn.MLP(2, [4, 1], seed=0)
     nn.fit(model, X, y, loss="hinge", epochs=3, batch_size=8, validation=0.25, seed=0,
            file=log)
     assert "\r" not in log.getvalue() and "[" not in log.getvalue()
-    shown_last = [line.rsplit("\r", 1)[-1].rstrip() for line in text.split("\n")]
-    assert log.getvalue().split("\n") == shown_last
-    assert len(shown_last) == 4 and shown_last[-1] == ""  # three epoch lines
+    logged = log.getvalue().split("\n")
+    assert len(logged) == 4 and logged[-1] == ""  # three epoch lines
+    assert as_a_terminal_shows(text) == [logged[-2], ""]
     with pytest.raises(KeyError, match="History has no entry 'los'"):
         history["los"]
 
@@ -305,3 +306,31 @@ def test_with_one_epoch_an_overflowing_step_is_still_caught_and_nothing_is_chang
         step = before[0] - 1e300 * np.mean(2 * error * state["layers.1.weight"][0, 0]
                                            * (hidden[0] > 0) * X[:, 0])
     assert not np.isfinite(step)
+
+
+def test_a_long_run_shows_one_line_on_a_terminal_and_a_handful_in_a_log():
+    X, y = nn.xor(40, noise=0.1, seed=0)
+    runs = {}
+    for name, out in (("terminal", _Terminal()), ("log", io.StringIO())):
+        model = nn.MLP(2, [4, 1], seed=0)
+        history = nn.fit(model, X, y, loss="bce", epochs=95, batch_size=8, seed=0, file=out)
+        runs[name] = out.getvalue()
+    assert history.epochs == 95
+    shown = as_a_terminal_shows(runs["terminal"])
+    assert len(shown) == 2 and shown[0].startswith("epoch 95/95  loss ") and shown[1] == ""
+    assert runs["terminal"].count("\n") == 1  # every redraw stays on the one line
+    logged = runs["log"].split("\n")[:-1]
+    # The first epoch, every tenth of the run (95 / 10 -> every 10th) and the last.
+    numbers = [int(line.split("/")[0].split()[-1]) for line in logged]
+    assert numbers == [1, 10, 20, 30, 40, 50, 60, 70, 80, 90, 95]
+    assert logged[-1] == shown[0]
+
+
+def test_an_early_stop_still_logs_its_last_epoch():
+    X, y = nn.xor(40, noise=0.1, seed=0)
+    log = io.StringIO()
+    history = nn.fit(nn.MLP(2, [4, 1], seed=0), X, y, loss="bce", epochs=1000,
+                     batch_size=8, seed=0, target_loss=0.6, file=log)
+    assert history.stop_reason == "target_loss" and history.epochs % 100 != 0
+    last = log.getvalue().split("\n")[-2]
+    assert last.startswith(f"epoch {history.epochs:>4}/1000  loss {history.loss[-1]:.4f}")

@@ -44,9 +44,10 @@ DESCRIPTION = """\
 Train a small network on a built-in dataset and show what backpropagation did.
 
 Trains an MLP with Adam (minibatches of 25, binary cross-entropy on logits, or softmax
-cross-entropy for the three-class spiral, L2 1e-4), printing a progress bar and one line
-per epoch, then writes into --out.  Two-class datasets train through autograd.compile
-(the same numbers as the eager engine, at NumPy speed) unless --no-compile is given.
+cross-entropy for the three-class spiral, L2 1e-4), showing its progress on one line
+(a handful of lines when the output is not a terminal), then writes into --out.
+Two-class datasets train through autograd.compile (the same numbers as the eager
+engine, at NumPy speed) unless --no-compile is given.
 
 Files:
 
