@@ -33,8 +33,10 @@ def project(tmp_path: Path) -> Path:
 
 def planned(project: Path, target: str) -> list[str]:
     """The recipe lines `make` would run for `target`, apart from the system checks."""
-    result = subprocess.run(["make", "-n", target], cwd=project, capture_output=True,
-                            text=True, check=True)
+    # Not as a sub-make of `make test`: its flags would print 'Entering directory'.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    result = subprocess.run(["make", "--no-print-directory", "-n", target], cwd=project,
+                            capture_output=True, text=True, check=True, env=env)
     lines = [line for line in result.stdout.splitlines()
              if "apt-get" not in line and not line.startswith(("if ", "fi"))]
     return lines
