@@ -183,7 +183,9 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
     """Train `model` on (X, y) and return the `History`.
 
     `loss` is a name from `nn.losses.LOSSES` or a function (outputs, targets) -> Value;
-    `optimizer` defaults to ``SGD(model.parameters(), lr=0.1)``; ``batch_size=None`` trains
+    `optimizer` defaults to ``SGD(model.parameters(), lr=0.1)`` and must hold the model's
+    parameters (none of them: ValueError; only some: a RuntimeWarning, and the others are
+    not trained); ``batch_size=None`` trains
     on the full batch; `validation` is a fraction of (X, y) to hold out (split with `seed`)
     or an ``(X_val, y_val)`` pair; `patience` (needs validation) stops after that many
     epochs without a lower validation loss; `target_loss` stops once the epoch's training
@@ -206,10 +208,11 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
     record = find_loss(loss)
     acc_fn = accuracy_function(loss, accuracy)
     params = model.parameters()
-    optimizer = _optimizer_for(params, optimizer)
+    optimizer = _optimizer_for(model, optimizer)
+    zero_grad = _zero_grad(params, optimizer)
     X, y, X_val, y_val = _held_out(X, y, validation, seed)
-    step: Step = (CompiledStep(model, record, l2, acc_fn, optimizer.zero_grad, y, loss)
-                  if compiled else EagerStep(model, record, l2, acc_fn, optimizer.zero_grad))
+    step: Step = (CompiledStep(model, record, l2, acc_fn, zero_grad, y, loss)
+                  if compiled else EagerStep(model, record, l2, acc_fn, zero_grad))
 
     rng = np.random.default_rng(seed)
     bar = _Progress(file or sys.stderr, epochs, math.ceil(len(X) / (batch_size or len(X))),
@@ -375,13 +378,41 @@ def _training_data(X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     return X, y
 
 
-def _optimizer_for(params: list[Value], optimizer: Any) -> Optimizer:
+def _optimizer_for(model: Module, optimizer: Any) -> Optimizer:
+    """The optimizer to train with, which must hold the model's parameters: one that holds
+    none of them would train nothing (an error), one that holds some leaves the others as
+    they are (a warning, since freezing part of a model can be meant)."""
     if optimizer is None:
-        return SGD(params, lr=0.1)
+        return SGD(model.parameters(), lr=0.1)
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer must be an nn.optim.Optimizer, "
                         f"got {type(optimizer).__name__}")
+    held, named = {id(p) for p in optimizer.params}, model.named_parameters()
+    left_out = [name for name, p in named if id(p) not in held]
+    if len(left_out) == len(named):
+        raise ValueError(f"fit: the optimizer holds none of the model's {len(named)} "
+                         f"parameters (it holds {len(optimizer.params)} others), so training "
+                         "would change nothing; build it from model.parameters()")
+    if left_out:
+        shown = ", ".join(left_out[:3]) + (", ..." if len(left_out) > 3 else "")
+        warnings.warn(f"fit: the optimizer holds {len(named) - len(left_out)} of the model's "
+                      f"{len(named)} parameters; the other {len(left_out)} ({shown}) are "
+                      "not trained", RuntimeWarning, stacklevel=3)
     return optimizer
+
+
+def _zero_grad(params: list[Value], optimizer: Optimizer) -> Callable[[], None]:
+    """Clears the gradient of the model's parameters and the optimizer's before each
+    backward pass (a parameter the optimizer leaves out must not pile up gradients)."""
+    held = {id(p) for p in optimizer.params}
+    model_only = [p for p in params if id(p) not in held]
+
+    def zero_grad() -> None:
+        optimizer.zero_grad()
+        for p in model_only:
+            p.grad = 0.0
+
+    return zero_grad
 
 
 def _held_out(X: np.ndarray, y: np.ndarray, validation: Any, seed: int | None

@@ -11,6 +11,7 @@ import pytest
 import autograd
 import nn
 from autograd import Value
+from nn.reference import ReferenceNetwork
 
 
 def numpy_mlp(state, X):
@@ -334,3 +335,55 @@ def test_an_early_stop_still_logs_its_last_epoch():
     assert history.stop_reason == "target_loss" and history.epochs % 100 != 0
     last = log.getvalue().split("\n")[-2]
     assert last.startswith(f"epoch {history.epochs:>4}/1000  loss {history.loss[-1]:.4f}")
+
+
+def test_an_optimizer_holding_none_of_the_models_parameters_is_refused():
+    model, other = nn.MLP(2, [3, 1], seed=0), nn.MLP(2, [2, 1], seed=1)
+    X, y = nn.moons(10, seed=0)
+    before = [p.data for p in model.parameters()] + [p.data for p in other.parameters()]
+    with pytest.raises(ValueError, match=r"^fit: the optimizer holds none of the model's 13 "
+                       r"parameters \(it holds 9 others\), so training would change "
+                       r"nothing; build it from model.parameters\(\)$"):
+        nn.fit(model, X, y, optimizer=nn.SGD(other.parameters(), lr=0.1), verbose=False)
+    assert [p.data for p in model.parameters()] + [p.data for p in other.parameters()] == before
+
+
+def test_an_optimizer_holding_some_parameters_warns_and_trains_only_those():
+    # Only the output layer is trained: with the hidden features H = relu(X W0^T + b0)
+    # fixed, full-batch gradient descent on the mean squared error is linear regression,
+    # w <- w - lr (2/n) H^T (H w + b - y), written here in NumPy.
+    X, y = nn.moons(12, noise=0.1, seed=0)
+    model = nn.MLP(2, [3, 1], seed=0)
+    state = model.state_dict()
+    optimizer = nn.SGD(model.layers[1].parameters(), lr=0.1)
+    with pytest.warns(RuntimeWarning, match=r"^fit: the optimizer holds 4 of the model's 13 "
+                      r"parameters; the other 9 \(layers.0.neurons.0.w.0, "
+                      r"layers.0.neurons.0.w.1, layers.0.neurons.0.b, ...\) are not trained$"):
+        nn.fit(model, X, y, loss="mse", optimizer=optimizer, epochs=5, verbose=False)
+    H = np.maximum(X @ state["layers.0.weight"].T + state["layers.0.bias"], 0.0)
+    w, b = state["layers.1.weight"][0], state["layers.1.bias"][0]
+    for _ in range(5):
+        error = H @ w + b - y
+        w, b = w - 0.1 * 2 / len(y) * H.T @ error, b - 0.1 * 2 * np.mean(error)
+    after = model.state_dict()
+    np.testing.assert_array_equal(after["layers.0.weight"], state["layers.0.weight"])
+    np.testing.assert_array_equal(after["layers.0.bias"], state["layers.0.bias"])
+    np.testing.assert_allclose(after["layers.1.weight"][0], w, rtol=1e-12)
+    assert after["layers.1.bias"][0] == pytest.approx(b, rel=1e-12)
+
+
+def test_the_gradient_of_a_parameter_left_out_does_not_pile_up():
+    # After 3 full-batch epochs a frozen first-layer weight holds the gradient of the
+    # third batch only: the NumPy reference's gradient at the weights after 2 epochs.
+    X, y = nn.moons(12, noise=0.1, seed=0)
+    runs = {}
+    for epochs in (2, 3):
+        model = nn.MLP(2, [3, 1], seed=0)
+        with pytest.warns(RuntimeWarning, match="are not trained"):
+            nn.fit(model, X, y, loss="mse", epochs=epochs, verbose=False, shuffle=False,
+                   optimizer=nn.SGD(model.layers[1].parameters(), lr=0.1))
+        runs[epochs] = model
+    grad_w, _ = ReferenceNetwork.from_model(runs[2]).gradients(X, y, loss="mse")
+    frozen = np.array([[w.grad for w in n.w] for n in runs[3].layers[0].neurons])
+    np.testing.assert_allclose(frozen, grad_w[0], rtol=1e-12, atol=1e-15)
+    assert np.any(frozen != 0.0)
