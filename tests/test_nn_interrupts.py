@@ -25,6 +25,15 @@ SAMPLE = 10
 EPOCHS = 2
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt here, even when the tests were started ignoring it
+    (as a shell does for a job it runs in the background)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def data():
     return nn.moons(6, noise=0.1, seed=0, labels=(-1, 1))
 
@@ -170,7 +179,7 @@ def test_fit_interrupted_is_a_keyboard_interrupt_carrying_the_history():
 
 
 CHILD = textwrap.dedent('''
-    import collections, json, os, signal, sys
+    import collections, json, os, signal, sys, time
     import nn
 
     X, y = nn.moons(8, noise=0.1, seed=0, labels=(-1, 1))
@@ -192,13 +201,18 @@ CHILD = textwrap.dedent('''
         nn.fit(model, X, y, loss="hinge", optimizer=optimizer, epochs=3, batch_size=1,
                verbose=False, seed=0)
 
-    # The reference: every state an uninterrupted run passes through.
+    # The reference: every state an uninterrupted run passes through, and how long a run
+    # takes on this machine now.
+    started = time.perf_counter()
     model, optimizer = fresh(Recording)
     states = [snapshot(model, optimizer)]
     fit(model, optimizer)
+    span = 0.8 * (time.perf_counter() - started)  # the recording makes it a bit slower
 
-    # SIGINT from a timer, as Ctrl-C would send it, after each trial's own delay.
-    trials, span = int(sys.argv[1]), float(sys.argv[2])
+    # SIGINT from a timer, as Ctrl-C would send it, after each trial's own delay, the
+    # delays spread evenly over a run.
+    trials = int(sys.argv[1])
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started ignoring it
     signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signal.SIGINT))
     interrupted, inconsistent, landed = 0, 0, collections.Counter()
     for trial in range(trials):
@@ -230,10 +244,10 @@ def test_ctrl_c_from_a_timer_in_a_child_process_never_splits_a_step(tmp_path):
     # through, with weights, moments and step count together.
     script = tmp_path / "child.py"
     script.write_text(CHILD)
-    done = subprocess.run([sys.executable, str(script), "40", "0.04"], capture_output=True,
+    done = subprocess.run([sys.executable, str(script), "40"], capture_output=True,
                           text=True, timeout=300, cwd=tmp_path,
                           env={**os.environ, "PYTHONPATH": str(Path(nn.__file__).parents[1])})
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["inconsistent"] == 0, result
-    assert result["interrupted"] >= 20, result
+    assert result["interrupted"] >= 10, result  # a delay may come after a run's end
