@@ -17,6 +17,7 @@ type of every array from its header, all before it allocates an array or builds 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -129,7 +130,8 @@ def _blueprint(description: dict[str, Any], path: str) -> _Blueprint:
     return blueprint
 
 
-def _check_limits(blueprint: _Blueprint, refuse: Any) -> None:
+def _check_limits(blueprint: _Blueprint,
+                  refuse: Callable[[str], SerializationError]) -> None:
     """A description may not ask for more than `nn.checkpoint_file`'s limits allow."""
     sizes = blueprint.sizes
     parameters = sum(nout * (nin + blueprint.bias) for nin, nout in zip(sizes, sizes[1:]))
