@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import ast
 import math
+import re
+import sys
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -282,21 +284,31 @@ class Expression:
 
 
 def _binary(symbol: str, a: Operand, b: Operand) -> Operand:
-    """Apply + - * / ** to Values or numbers; numbers alone go through the engine's checks."""
+    """Apply + - * / ** to Values or numbers; numbers alone go through the engine's checks.
+
+    A result that overflows to infinity from finite operands is refused as the engine
+    refuses exp(1000) and the literal 1e400: an expression never prints ``= inf``.
+    """
     if not isinstance(a, Value) and not isinstance(b, Value):
         # Two constants: fold them with the engine so that 1/0, 0**-1 and (-8)**0.5 get the
         # engine's domain errors instead of Python's ZeroDivisionError or a complex number.
         with no_grad():
             return _binary(symbol, Value(a), b).data  # type: ignore[union-attr]
     if symbol == "+":
-        return a + b
-    if symbol == "-":
-        return a - b
-    if symbol == "*":
-        return a * b
-    if symbol == "/":
-        return a / b
-    return a ** b  # a Value base with a number exponent records '**', else 'pow'
+        result = a + b
+    elif symbol == "-":
+        result = a - b
+    elif symbol == "*":
+        result = a * b
+    elif symbol == "/":
+        result = a / b
+    else:
+        result = a ** b  # a Value base with a number exponent records '**', else 'pow'
+    x, y = float(a), float(b)
+    if math.isinf(float(result)) and math.isfinite(x) and math.isfinite(y):
+        raise DomainError(f"{symbol}: result overflows a float (the largest is about "
+                          f"1.8e308): {x!r} {symbol} {y!r}")
+    return result
 
 
 def _children(node: ast.expr) -> list[ast.expr]:
@@ -333,6 +345,13 @@ def parse(text: str) -> Expression:
         if char in "\r\n":
             raise ExpressionError("the expression must be on one line", text, position + 1,
                                   "")
+        if not char.isprintable() and char != " ":
+            # NUL, escape sequences, ...: refused by name, never echoed to the terminal.
+            raise ExpressionError(f"the control character U+{ord(char):04X} is not allowed",
+                                  text, position + 1, "")
+        if char == "#":
+            raise ExpressionError("comments are not allowed in an expression", text,
+                                  position + 1, "#")
     offset = len(text) - len(text.lstrip())
     source = text[offset:]
     if not source.strip():
@@ -345,9 +364,27 @@ def parse(text: str) -> Expression:
     except SyntaxError as error:
         raise _syntax_error(text, source, offset, error) from None
     except (RecursionError, MemoryError):
-        raise ExpressionError("the expression is nested too deeply", text, 1, "") from None
+        # Python's parser builds `x+x+...+x` as a tree as deep as the chain is long, so a
+        # long flat chain meets the same limit as deep nesting.
+        raise ExpressionError(_too_deep(source), text, 0, "") from None
     variables = _check(text, tree, offset)
     return Expression(text, tree, variables, offset)
+
+
+# An integer literal longer than Python converts from text (4300 digits by default).
+_LONG_INTEGER = re.compile(r"\d{4301,}")
+
+
+def _too_deep(source: str) -> str:
+    """Why Python's parser gave up: deep nesting (``---x``, ``((x))``) or a long chain."""
+    squeezed = source.replace(" ", "")
+    nesting = max((len(run) for run in re.findall(r"[-+(]+", squeezed)), default=0)
+    if nesting >= 50:
+        return f"the expression is nested too deeply ({nesting} levels in a row)"
+    chained = sum(squeezed.count(c) for c in "+-*/")
+    return (f"the expression chains {chained} operations, more than Python's parser can "
+            f"follow at a recursion limit of {sys.getrecursionlimit()}; split it, or add "
+            "long sums in Python with autograd.sum_values")
 
 
 def _syntax_error(text: str, source: str, offset: int, error: SyntaxError) -> ExpressionError:
@@ -365,7 +402,13 @@ def _syntax_error(text: str, source: str, offset: int, error: SyntaxError) -> Ex
             else "statements are"
         return ExpressionError(f"{kind} not allowed, only an expression", text, span.column,
                                span.fragment)
-    position = error.offset or 0
+    digits = _LONG_INTEGER.search(source)
+    if digits is not None and "integer string conversion" in str(error.msg):
+        return ExpressionError("the number is too large for a float", text,
+                               offset + digits.start() + 1, _shorten(digits.group(), 20))
+    if error.offset is None:  # the parser could not say where: about the whole text
+        return ExpressionError(f"syntax error ({error.msg})", text, 0, "")
+    position = error.offset  # 0, or past the end: the parser ran out of text
     if position <= 0 or position > len(source):
         return ExpressionError(f"syntax error ({error.msg}): the expression ends too early",
                                text, len(text) + 1, "")
