@@ -185,10 +185,11 @@ def fit(model: Module, X: Any, y: Any, *, loss: str | Callable[..., Value] = "ms
     `loss` is a name from `nn.losses.LOSSES` or a function (outputs, targets) -> Value;
     `optimizer` defaults to ``SGD(model.parameters(), lr=0.1)`` and must hold the model's
     parameters (none of them: ValueError; only some: a RuntimeWarning, and the others are
-    not trained); ``batch_size=None`` trains on the full batch; `validation` is a fraction of (X, y) to hold out (split with `seed`)
-    or an ``(X_val, y_val)`` pair; `patience` (needs validation) stops after that many
-    epochs without a lower validation loss; `target_loss` stops once the epoch's training
-    loss is at or below it; ``l2`` adds ``l2 * sum p^2`` over the model's parameters.
+    not trained); ``batch_size=None`` trains on the full batch; `validation` is a
+    fraction of (X, y) to hold out (split with `seed`) or an ``(X_val, y_val)`` pair;
+    `patience` (needs validation) stops after that many epochs without a lower validation
+    loss; `target_loss` stops once the epoch's training loss is at or below it; ``l2``
+    adds ``l2 * sum p^2`` over the model's parameters.
     ``compiled=True`` runs each batch through `autograd.compile` (same numbers, NumPy
     speed; a one-output model and the loss mse, half_sse, hinge or bce only).
     """
