@@ -93,11 +93,14 @@ class Compiled:
             GS[slot] = seed * batch  # every row holds the same value: its slopes add up
         else:
             G[slot] = seed
-        for group, state in zip(reversed(plan.groups), reversed(saved)):
-            if state is None:
-                continue
-            gout = GS[group.out][:, None] if group.out_const else G[group.out]
-            group.backward(S, V, GS, G, state, gout)
+        # Non-finite data give NaN or infinite slopes, as in the eager engine, without
+        # NumPy's warnings.
+        with np.errstate(all="ignore"):
+            for group, state in zip(reversed(plan.groups), reversed(saved)):
+                if state is None:
+                    continue
+                gout = GS[group.out][:, None] if group.out_const else G[group.out]
+                group.backward(S, V, GS, G, state, gout)
         grads = GS[:len(plan.parameters)].tolist()
         with _accumulating:
             for p, g in zip(plan.parameters, grads):
