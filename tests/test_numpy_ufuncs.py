@@ -14,8 +14,9 @@ from autograd import Value
 
 H = 1e-6
 
-UNARY = [np.tanh, np.exp, np.log, np.sqrt, np.sin, np.cos, np.abs, np.negative]
-BINARY = [np.add, np.subtract, np.multiply, np.true_divide, np.power]
+UNARY = [np.tanh, np.exp, np.log, np.sqrt, np.sin, np.cos, np.abs, np.negative, np.arctan]
+BINARY = [np.add, np.subtract, np.multiply, np.true_divide, np.power, np.maximum,
+          np.minimum]
 
 
 @pytest.mark.parametrize("ufunc", UNARY, ids=lambda u: u.__name__)
