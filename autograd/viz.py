@@ -40,7 +40,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -70,6 +70,13 @@ VANISHING_FONT = "#8c8c8c"
 NAN_FILL = "#d7301f"
 INF_FILL = "#f16913"
 PENDING_FILL = "#ffffff"
+# Colour by sign (``color_by='sign'``): ColorBrewer's diverging "PRGn", purple for a
+# negative gradient and green for a positive one, darkest within 10x of the largest
+# |grad|, then one step lighter per decade for two more; no red or orange, which mean
+# NaN and infinity.  Zero and vanishing gradients stay grey.
+NEGATIVE_FILLS = ("#762a83", "#9970ab", "#c2a5cf")
+POSITIVE_FILLS = ("#1b7837", "#5aae61", "#a6dba0")
+SIGN_FONTS = ("#ffffff", "#ffffff", "#10253f")
 INK = "#2b2b2b"  # text and borders
 EDGE_INK = "#6b6b6b"
 VANISHING_EDGE = "#bdbdbd"
@@ -224,8 +231,9 @@ def _bin(x: float, reference: float) -> int | str:
     return "vanishing" if decade >= DECADES else decade
 
 
-def _fill(b: int | str) -> tuple[str, str]:
-    """(fill colour, font colour) of a gradient bin."""
+def _fill(b: int | str, sign: float = 0.0) -> tuple[str, str]:
+    """(fill colour, font colour) of a gradient bin; with a `sign` (-1 or +1, colour by
+    sign) the diverging palette's shade for it."""
     if b == "nan":
         return NAN_FILL, "#ffffff"
     if b == "inf":
@@ -233,6 +241,9 @@ def _fill(b: int | str) -> tuple[str, str]:
     if b == "vanishing":
         return VANISHING_FILL, VANISHING_FONT
     assert isinstance(b, int)
+    if sign:
+        shade = min(b, len(NEGATIVE_FILLS) - 1)
+        return (NEGATIVE_FILLS if sign < 0 else POSITIVE_FILLS)[shade], SIGN_FONTS[shade]
     return SCALE_FILLS[b], SCALE_FONTS[b]
 
 
@@ -280,6 +291,19 @@ class _Layout:
     page: bool  # drawn for the step-through page: no caption
     grad_reference: float
     flow_reference: float
+    by_sign: bool = False  # colour by the sign of the gradient (diverging palette)
+    # Leaf nodes kept in this order across their rank (w0, w1, ..., b), per cluster.
+    chains: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+@dataclass
+class _Shown:
+    """A number the drawing shows that is no Value of the graph: a product w_k * x_k of
+    an expanded `dot` (its gradient is the dot's, since d(sum)/d(term) = 1)."""
+
+    label: str
+    data: float
+    grad: float
 
 
 def _total(flows: list[float]) -> float:
@@ -291,17 +315,20 @@ def _total(flows: list[float]) -> float:
     return math.fsum(abs(f) for f in flows)
 
 
-def _paint(attrs: dict[str, str], grad: float, reference: float) -> None:
-    """Fill a box by the decade of `grad`; a vanishing one also gets a dashed grey border."""
+def _paint(attrs: dict[str, str], grad: float, reference: float,
+           by_sign: bool = False) -> None:
+    """Fill a box by the decade of `grad` (and, `by_sign`, its sign); a vanishing one also
+    gets a dashed grey border."""
     b = _bin(grad, reference)
-    fill, font = _fill(b)
+    fill, font = _fill(b, math.copysign(1.0, grad) if by_sign else 0.0)
     attrs.update(fillcolor=fill, fontcolor=font)
     if b == "vanishing":
         attrs["style"] += ",dashed"
         attrs["color"] = VANISHING_FONT
 
 
-def _edge_attrs(edge: _Edge, pending: bool, reference: float) -> dict[str, str]:
+def _edge_attrs(edge: _Edge, pending: bool, reference: float,
+                by_sign: bool = False) -> dict[str, str]:
     if pending or not edge.flows:
         return {"id": edge.edge_id}
     total = _total(edge.flows)
@@ -315,6 +342,8 @@ def _edge_attrs(edge: _Edge, pending: bool, reference: float) -> dict[str, str]:
         attrs.update(color=VANISHING_EDGE, penwidth="0.75", style="dotted")
     else:
         attrs.update(penwidth=EDGE_WIDTHS[int(b)])
+        if by_sign and not edge.merged:  # a merged edge's total has no one sign
+            attrs["color"] = (NEGATIVE_FILLS if edge.flows[0] < 0 else POSITIVE_FILLS)[0]
     if edge.merged:
         plural = "" if len(edge.flows) == 1 else "s"
         attrs["tooltip"] = f"{len(edge.flows)} edge{plural}, total |gradient| {_short(total)}"
@@ -326,9 +355,9 @@ def _edge_attrs(edge: _Edge, pending: bool, reference: float) -> dict[str, str]:
     return attrs
 
 
-def _value_attrs(v: Value, kind: str, pending: bool, reference: float,
+def _value_attrs(v: Value | _Shown, kind: str, pending: bool, reference: float,
                  tag: str, page_grad: float | None = None,
-                 name: str | None = None) -> dict[str, str]:
+                 name: str | None = None, by_sign: bool = False) -> dict[str, str]:
     title = v.label if name is None else name  # the page names every value ('#5')
     lines = [f"<B>{_escape(title)}</B>"] if title else []
     lines.append(f"data {_short(v.data)}")
@@ -344,19 +373,21 @@ def _value_attrs(v: Value, kind: str, pending: bool, reference: float,
         attrs.update(fillcolor=PENDING_FILL, fontcolor=INK)
         attrs["tooltip"] = f"{kind}: data {v.data!r} (no backward pass yet)"
         return attrs
-    _paint(attrs, v.grad, reference)
+    _paint(attrs, v.grad, reference, by_sign)
     attrs["tooltip"] = f"{kind}: data {v.data!r}, grad {v.grad!r}"
     return attrs
 
 
-def _op_attrs(node: Value, tag: str) -> dict[str, str]:
-    return {"label": f"<{_escape(_op_text(node))}>", "id": tag, "shape": "ellipse",
+def _op_attrs(node: Value | None, tag: str, text: str | None = None) -> dict[str, str]:
+    text = _op_text(node) if text is None else text
+    return {"label": f"<{_escape(text)}>", "id": tag, "shape": "ellipse",
             "style": "filled", "fillcolor": "#ffffff", "color": "#8c8c8c",
             "fontcolor": INK, "fontsize": "11", "height": "0.3", "margin": "0.05,0.02"}
 
 
 def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Value,
-                 pending: bool, reference: float, tag: str) -> dict[str, str]:
+                 pending: bool, reference: float, tag: str,
+                 by_sign: bool = False) -> dict[str, str]:
     params = [v for v in members if node_kind(v, root) == "parameter"]
     lines = [f"<B>{_escape(name)}</B>"]
     sizes = [abs(p.grad) for p in params]
@@ -382,14 +413,22 @@ def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Va
         key = math.nan if any(math.isnan(s) for s in sizes) else max(sizes)
     else:
         key = outputs[0].grad if outputs else 0.0
-    _paint(attrs, key, reference)
+    _paint(attrs, key, reference, by_sign and not params)  # |grad| max has no sign
     return attrs
 
 
 def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | None,
             page_grads: Sequence[float] | None = None, where: str = "draw_dot",
-            page_names: Sequence[str] | None = None) -> _Layout:
-    """Decide every drawn node, edge and cluster, and check the size, before graphviz."""
+            page_names: Sequence[str] | None = None, expand: bool = False,
+            by_sign: bool = False) -> _Layout:
+    """Decide every drawn node, edge and cluster, and check the size, before graphviz.
+
+    With `expand`, every `dot` node (a neuron's weighted sum) is drawn as the lecture draws
+    it: a ``*`` per term, each with its product w_k x_k, and one ``+`` of the products and
+    the bias.  The numbers come from the fused node: the product is w_k.data * x_k.data,
+    its gradient the dot's (d sum / d term = 1), and every edge's flow is the one the fused
+    edge carries.
+    """
     order = topological_order(root)
     index = {v: i for i, v in enumerate(order)}  # Values hash by identity
     pending = page_grads is not None or all(v.grad == 0.0 for v in order)
@@ -426,6 +465,9 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
     count = sum(1 for i, v in enumerate(order) if owner[i] == f"v{i}")
     count += sum(1 for i, v in enumerate(order) if owner[i] == f"v{i}" and not v.is_leaf)
     count += len(groups)
+    expanded = {i for i, v in enumerate(order) if expand and v.op == "dot"
+                and owner[i] == f"v{i}"}
+    count += sum(len(order[i].parents) - 1 for i in expanded)  # a '*' and a box per term
     if count > max_nodes:
         hint = {None: "Try collapse='neuron' or collapse='layer' (one box per neuron or "
                       "layer of a network), or pass",
@@ -468,8 +510,12 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
     if flows_known:
         for child, _parent, k, _upstream, local in chain_rule(order, tolerant=True):
             slopes[index[child], k] = None if local is None else float(local)
+    products: dict[int, list[_Shown]] = {}  # an expanded dot's terms w_k * x_k
     for i, node in enumerate(order):
         if node.is_leaf:
+            continue
+        if i in expanded:
+            products[i] = _expand_dot(i, node, owner, index, slopes, add)
             continue
         head = owner[i] if owner[i] != f"v{i}" else f"o{i}"
         for k, parent in enumerate(node.parents):
@@ -507,15 +553,22 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
             outputs = [order[j] for j in members if j in used_outside]
             items.append(_Item(tag, cluster_of[i], _group_attrs(
                 _level_name(level_of[tag], cluster_of[i]), [order[j] for j in members],
-                outputs, root, pending, grad_reference, tag)))
+                outputs, root, pending, grad_reference, tag, by_sign)))
             continue
         kind = node_kind(v, root)
+        for k, term in enumerate(products.get(i, ())):
+            items.append(_Item(f"o{i}m{k}", cluster_of[i], _op_attrs(None, f"o{i}m{k}", "*")))
+            items.append(_Item(f"v{i}m{k}", cluster_of[i], _value_attrs(
+                term, "intermediate", pending, grad_reference, f"v{i}m{k}",
+                by_sign=by_sign)))
         items.append(_Item(f"v{i}", cluster_of[i],
                            _value_attrs(v, kind, pending, grad_reference, f"v{i}",
                                         None if page_grads is None else page_grads[i],
-                                        None if page_names is None else page_names[i])))
+                                        None if page_names is None else page_names[i],
+                                        by_sign)))
         if not v.is_leaf:
-            items.append(_Item(f"o{i}", cluster_of[i], _op_attrs(v, f"o{i}")))
+            items.append(_Item(f"o{i}", cluster_of[i],
+                               _op_attrs(v, f"o{i}", "+" if i in products else None)))
 
     # Boxes and clusters in the natural order of their names (neurons.2 before
     # neurons.10), which is also the order dot tries first when it places them.
@@ -527,21 +580,100 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
     # breaks the tie, or the set's order (a per-process string hash) would decide.
     clusters = sorted({level for item in items for level in scope_levels(item.cluster)},
                       key=lambda level: (_natural(level), level))
+    chains = [] if page_grads is not None else _leaf_chains(order, owner, cluster_of,
+                                                           expanded)
     return _Layout(items, edges, clusters, pending, page_grads is not None, grad_reference,
-                   flow_reference)
+                   flow_reference, by_sign, chains)
+
+
+def _expand_dot(i: int, node: Value, owner: list[str], index: dict[Value, int],
+                slopes: dict[tuple[int, int], float | None],
+                add: Callable[..., None]) -> list[_Shown]:
+    """The edges of dot node `i` drawn as products and a sum; returns the products.
+
+    dot's parents are w_0..w_{n-1}, x_0..x_{n-1}, b.  Term k is ``*`` node o{i}m{k} with
+    result box v{i}m{k}; the sum is the dot's own o{i}.  Edge ids keep the fused edges'
+    e{i}_{k} for the parents' edges, so a parent's edge has the same id either way.
+    """
+    parents = node.parents
+    n = (len(parents) - 1) // 2
+    upstream = node.grad
+
+    def flow(k: int) -> tuple[float | None, float]:
+        local = slopes.get((i, k))
+        return (None, math.nan) if local is None else (upstream * local, local)
+
+    known = bool(slopes)
+    terms = []
+    for k in range(n):
+        w, x = parents[k], parents[n + k]
+        for position in (k, n + k):
+            f, local = flow(position)
+            add(owner[index[parents[position]]], f"o{i}m{k}", f"e{i}_{position}", f,
+                upstream, local, True)
+        add(f"o{i}m{k}", f"v{i}m{k}", f"e{i}m{k}", upstream if known else None)
+        add(f"v{i}m{k}", f"o{i}", f"e{i}m{k}_s", upstream if known else None, upstream, 1.0,
+            True)
+        terms.append(_Shown(f"{w.label or f'w{k}'}·{x.label or f'x{k}'}", w.data * x.data,
+                            upstream))
+    f, local = flow(2 * n)
+    add(owner[index[parents[2 * n]]], f"o{i}", f"e{i}_{2 * n}", f, upstream, local, True)
+    add(f"o{i}", f"v{i}", f"e{i}", upstream if known else None)
+    return terms
+
+
+def _leaf_chains(order: list[Value], owner: list[str], cluster_of: list[str],
+                 expanded: set[int]) -> list[tuple[str, list[str]]]:
+    """Leaves to keep in reading order across their rank: a neuron's w0, w1, ..., b (and
+    the inputs x0, x1, ...), which dot would otherwise place as crossings fall out.
+
+    For each operation with more than two parents, its leaf parents that sit in one
+    cluster, in the order of the operation's arguments.  A leaf is chained once, by the
+    first such operation.  An expanded dot is left to its '*' nodes.
+    """
+    index = {v: i for i, v in enumerate(order)}
+    chained: set[int] = set()
+    chains: list[tuple[str, list[str]]] = []
+    for i, node in enumerate(order):
+        if len(node.parents) <= 2 or owner[i] != f"v{i}" or i in expanded:
+            continue  # (an expanded dot's terms are ordered by their '*' nodes)
+        parents = node.parents
+        by_cluster: dict[str, list[str]] = {}
+        for parent in parents:
+            j = index[parent]
+            if parent.is_leaf and owner[j] == f"v{j}" and j not in chained:
+                chained.add(j)
+                by_cluster.setdefault(cluster_of[j], []).append(f"v{j}")
+        chains.extend((cluster, ids) for cluster, ids in by_cluster.items() if len(ids) > 1)
+    return chains
 
 
 # --------------------------------------------------------------------------------------
 # The legend and the Digraph.
 # --------------------------------------------------------------------------------------
 
-def _caption(layout: _Layout, legend: bool, title: str | None) -> str | None:
+def _sign_cells(top: float) -> list[str]:
+    """The legend's cells for colour by sign: the negative shades, then the positive."""
+    cells = ['<TD ALIGN="RIGHT">grad</TD>']
+    for fills, sign in ((NEGATIVE_FILLS, "−"), (POSITIVE_FILLS, "+")):
+        for k, (fill, font) in enumerate(zip(fills, SIGN_FONTS)):
+            last = k == len(fills) - 1
+            low = f"{_tick(top * 10.0 ** -DECADES)}" if last else _tick(top * 10.0 ** -(k + 1))
+            bounds = f"{sign}{low}–{_tick(top * 10.0 ** -k)}"
+            cells.append(f'<TD BGCOLOR="{fill}"><FONT COLOR="{font}">{bounds}</FONT></TD>')
+    return cells
+
+
+def _caption(layout: _Layout, legend: bool, title: str | None,
+             type_scale: float = 1.0) -> str | None:
     """The graph's caption, drawn above it: title, the no-backward notice, the legend."""
-    width = 2 + len(SCALE_FILLS) + 3  # the '|grad|' cell, the scale, vanishing, NaN, inf
+    scale_cells = 2 * len(NEGATIVE_FILLS) if layout.by_sign else len(SCALE_FILLS)
+    width = 2 + scale_cells + 3  # the 'grad' cell, the scale, vanishing, NaN, inf
     span = f'<TD COLSPAN="{width}" ALIGN="LEFT">'
     rows = []
     if title is not None:
-        rows.append(f'<TR>{span}<FONT POINT-SIZE="15"><B>{_escape(title)}</B></FONT></TD></TR>')
+        rows.append(f'<TR>{span}<FONT POINT-SIZE="{15 * type_scale:g}"><B>{_escape(title)}'
+                    "</B></FONT></TD></TR>")
     if layout.pending:
         rows.append(f"<TR>{span}<B>No backward pass yet:</B> "
                     "call backward() to see gradients</TD></TR>")
@@ -551,6 +683,8 @@ def _caption(layout: _Layout, legend: bool, title: str | None) -> str | None:
         for k, (fill, font) in enumerate(zip(SCALE_FILLS, SCALE_FONTS)):
             bounds = f"{_tick(top * 10.0 ** -(k + 1))}–{_tick(top * 10.0 ** -k)}"
             cells.append(f'<TD BGCOLOR="{fill}"><FONT COLOR="{font}">{bounds}</FONT></TD>')
+        if layout.by_sign:
+            cells = _sign_cells(top)
         cells.append("<TD> </TD>")
         cells.append(f'<TD BGCOLOR="{VANISHING_FILL}"><FONT COLOR="{VANISHING_FONT}">'
                      f"vanishing ≤ {_tick(top * 10.0 ** -DECADES)}</FONT></TD>")
@@ -562,6 +696,8 @@ def _caption(layout: _Layout, legend: bool, title: str | None) -> str | None:
                "thick border: output · ellipse: operation")
         if not layout.pending:
             key += " · edge width: gradient sent back"
+            if layout.by_sign:
+                key += " (its colour: the sign)"
         rows.append(f"<TR>{span}<FONT COLOR=\"{VANISHING_FONT}\">{key}</FONT></TD></TR>")
     if not rows:
         return None
@@ -574,16 +710,27 @@ def _check_max_nodes(max_nodes: object, where: str) -> None:
         raise ValueError(f"{where}: max_nodes must be a positive int, got {max_nodes!r}")
 
 
-def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
+# Pages a drawing can be fitted to with ``page=``: (width, height) in inches, landscape.
+PAGES = {"A4": (11.69, 8.27), "letter": (11.0, 8.5), "slide": (13.33, 7.5)}
+# Type sizes: 'screen' is the everyday drawing, 'slides' the same at twice the size.
+STYLES = {"screen": 1.0, "slides": 2.0}
+EXPAND = ("neurons",)
+COLOR_BY = ("magnitude", "sign")
+
+
+def draw_dot(root: Value, format: str = "svg", rankdir: str | None = None, *,
              collapse: str | None = None, max_nodes: int = 400, legend: bool = True,
              scale: float | None = None, title: str | None = None,
-             prefix: str = "") -> GradientGraph:
+             prefix: str = "", expand: str | None = None, color_by: str = "magnitude",
+             style: str = "screen",
+             page: str | tuple[float, float] | None = None) -> GradientGraph:
     """Draw the graph that computed `root`, with every Value's data and gradient.
 
     Parameters:
         root: the Value to draw; everything it depends on is drawn.
         format: output format for rendering ('svg', 'png', 'pdf', ...).
-        rankdir: 'LR' (left to right, the default), 'TB', 'RL' or 'BT'.
+        rankdir: 'LR' (left to right, the default), 'TB', 'RL' or 'BT'; with `page` and
+            no rankdir, whichever of 'LR' and 'TB' fills the page at the larger size.
         collapse: None, or a scope word such as 'neuron' or 'layer': every scope level
             named so (or its plural, 'neurons.1') becomes one box with a summary of
             its parameters' gradients.
@@ -594,6 +741,18 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
         title: a caption on top.
         prefix: put before every node, edge and cluster id (letters, digits and '_'),
             so that several drawings can be placed in one picture as subgraphs.
+        expand: None, or 'neurons': every `dot` node (a neuron's weighted sum, as `nn`
+            builds it) is drawn as the lecture draws it on the whiteboard: a ``*`` for each
+            w_k x_k with its product, and a ``+`` of the products and the bias.
+        color_by: 'magnitude' (the decade of |grad|, the default) or 'sign' (a diverging
+            palette: purple for a negative gradient, green for a positive one, lighter by
+            decade; edges coloured by the sign of the gradient they send back); for small
+            graphs, where the sign is what you want to read.
+        style: 'screen' (the default) or 'slides': every type size and spacing doubled,
+            for a projector.
+        page: None, 'A4', 'letter', 'slide' or (width, height) in inches: the drawing is
+            scaled down to fit the page (portrait or landscape, whichever fits larger),
+            instead of drawn as a long strip.  Runs dot to measure, so needs Graphviz.
 
     Colour is the decade of |grad| / scale (six steps, then vanishing); edge width is
     the decade of |upstream grad x local derivative| / (the largest such flow).
@@ -602,7 +761,7 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     """
     if not isinstance(root, Value):
         raise TypeError(f"draw_dot: root must be a Value, got {type(root).__name__}")
-    if rankdir not in ("LR", "TB", "RL", "BT"):
+    if rankdir is not None and rankdir not in ("LR", "TB", "RL", "BT"):
         raise ValueError(f"draw_dot: rankdir must be 'LR', 'TB', 'RL' or 'BT', got {rankdir!r}")
     if collapse is not None and (not isinstance(collapse, str) or not collapse):
         raise ValueError(f"draw_dot: collapse must be None or a scope word such as "
@@ -614,8 +773,26 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     if not isinstance(prefix, str) or not re.fullmatch(r"([A-Za-z_][A-Za-z0-9_]*)?", prefix):
         raise ValueError(f"draw_dot: prefix must be letters, digits and '_' (not starting "
                          f"with a digit), got {prefix!r}")
-    layout = _layout(root, collapse, max_nodes, None if scale is None else float(scale))
-    graph = _to_digraph(layout, format, rankdir, legend, title, prefix)
+    if expand is not None and expand not in EXPAND:
+        raise ValueError(f"draw_dot: expand must be None or 'neurons', got {expand!r}")
+    if expand is not None and collapse is not None:
+        raise ValueError(f"draw_dot: expand={expand!r} draws inside the neurons that "
+                         f"collapse={collapse!r} hides; give one of them")
+    if color_by not in COLOR_BY:
+        raise ValueError(f"draw_dot: color_by must be 'magnitude' or 'sign', got {color_by!r}")
+    if style not in STYLES:
+        raise ValueError(f"draw_dot: style must be 'screen' or 'slides', got {style!r}")
+    page_size = _page_size(page)
+    layout = _layout(root, collapse, max_nodes, None if scale is None else float(scale),
+                     expand=expand is not None, by_sign=color_by == "sign")
+
+    def build(direction: str) -> GradientGraph:
+        return _to_digraph(layout, format, direction, legend, title, prefix, STYLES[style])
+
+    if page_size is None:
+        graph = build(rankdir or "LR")
+    else:
+        graph = _fit_page(build, page_size, rankdir)
     if collapse is not None:
         # A collapsed network reads in order: x0, x1, ... and neurons.0, neurons.1, ...
         # from the top (or left).  Edges into a box keep the order they are listed in, and
@@ -624,16 +801,58 @@ def draw_dot(root: Value, format: str = "svg", rankdir: str = "LR", *,
     return graph
 
 
+def _page_size(page: object) -> tuple[float, float] | None:
+    """`page` as (width, height) in inches, checked."""
+    if page is None:
+        return None
+    if isinstance(page, str) and page in PAGES:
+        return PAGES[page]
+    if (isinstance(page, tuple) and len(page) == 2
+            and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                    and math.isfinite(x) and x > 0 for x in page)):
+        return float(page[0]), float(page[1])
+    raise ValueError(f"draw_dot: page must be None, {', '.join(map(repr, PAGES))} or "
+                     f"(width, height) in inches, got {page!r}")
+
+
+def _fit_page(build: Callable[[str], GradientGraph], page: tuple[float, float],
+              rankdir: str | None) -> GradientGraph:
+    """Scale `graph` down to fit `page`, choosing the direction (unless given) and the
+    orientation that leave it largest.
+
+    dot's own measure decides: the drawing's natural size for each direction is read
+    from ``dot -Tplain`` (its first line is 'graph scale width height', in inches).
+    A layout that already fits is left at its size.
+    """
+    best: tuple[float, GradientGraph, tuple[float, float]] | None = None
+    for direction in (rankdir,) if rankdir else ("LR", "TB"):
+        graph = build(direction)
+        header = graph.pipe(format="plain", encoding="utf-8").split("\n", 1)[0].split()
+        width, height = float(header[2]), float(header[3])
+        for w, h in (page, page[::-1]):
+            fit = min(1.0, w / width, h / height)
+            if best is None or fit > best[0]:
+                best = (fit, graph, (w, h))
+    assert best is not None
+    _, graph, (w, h) = best
+    graph.graph_attr["size"] = f"{w:g},{h:g}"
+    return graph
+
+
 def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
-                title: str | None, prefix: str = "") -> GradientGraph:
+                title: str | None, prefix: str = "", type_scale: float = 1.0) -> GradientGraph:
+    def size(points: float) -> str:
+        return f"{points * type_scale:g}"
+
     graph_attr = {"rankdir": rankdir, "bgcolor": "white", "fontname": FONT,
-                  "fontsize": "12", "fontcolor": INK, "nodesep": "0.25", "ranksep": "0.35"}
-    caption = None if layout.page else _caption(layout, legend, title)
+                  "fontsize": size(12), "fontcolor": INK, "nodesep": size(0.25),
+                  "ranksep": size(0.35)}
+    caption = None if layout.page else _caption(layout, legend, title, type_scale)
     if caption is not None:
         graph_attr.update(label=caption, labelloc="t", labeljust="l")
     g = GradientGraph(name="chainrule", format=format, graph_attr=graph_attr,
-                      node_attr={"fontname": FONT, "fontsize": "11"},
-                      edge_attr={"color": EDGE_INK, "arrowsize": "0.6"})
+                      node_attr={"fontname": FONT, "fontsize": size(11)},
+                      edge_attr={"color": EDGE_INK, "arrowsize": size(0.6)})
 
     # One subgraph per cluster, filled with its own nodes; then each is put into its
     # parent, deepest first, so that a parent receives complete children (no recursion,
@@ -645,23 +864,40 @@ def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
         sub = GradientGraph(name=f"cluster_{prefix}{number}")
         sub.attr(label=f"<{_escape(_level_name(level, parent))}>", style="rounded,filled",
                  fillcolor="#f7f7f5" if len(levels) % 2 == 1 else "#ededea",
-                 color="#c8c8c2", fontcolor="#6b6b6b", fontsize="10", labeljust="l",
+                 color="#c8c8c2", fontcolor="#6b6b6b", fontsize=size(10), labeljust="l",
                  penwidth="1")
         containers[level] = sub
     for item in layout.items:
         attrs = dict(item.attrs)
         label = attrs.pop("label")
         attrs["id"] = prefix + attrs["id"]
+        if type_scale != 1.0 and "fontsize" in attrs:  # the operations' own size
+            attrs["fontsize"] = size(float(attrs["fontsize"]))
         containers[item.cluster].node(prefix + item.node_id, label, **attrs)
+    # Leaves in reading order (w0 above w1 ... above b, or left of it in TB): an invisible
+    # chain across their rank.  dot lays LR and RL out as TB turned, which puts the start
+    # of a rank at the bottom, so there the chain runs backwards.
+    for cluster, ids in layout.chains:
+        ordered = ids[::-1] if rankdir in ("LR", "RL") else ids
+        chain = graphviz.Digraph(graph_attr={"rank": "same"})
+        for tail, head in zip(ordered, ordered[1:]):
+            chain.edge(prefix + tail, prefix + head, style="invis")
+        containers[cluster].subgraph(chain)
     depth = {level: len(scope_levels(level)) for level in layout.clusters}
     for level in sorted(layout.clusters, key=lambda lv: -depth[lv]):  # stable: keeps order
         levels = scope_levels(level)
         parent = levels[-2] if len(levels) > 1 else ""
         containers[parent].subgraph(containers[level])
 
+    cluster_of = {item.node_id: item.cluster for item in layout.items}
     for edge in layout.edges:
-        attrs = _edge_attrs(edge, layout.pending, layout.flow_reference)
+        attrs = _edge_attrs(edge, layout.pending, layout.flow_reference, layout.by_sign)
         attrs["id"] = prefix + attrs["id"]
+        if not layout.page and cluster_of[edge.tail] != cluster_of[edge.head]:
+            # A value sent into another cluster skips a rank, so the next layer's
+            # parameters do not share a rank with this layer's outputs: the clusters then
+            # sit side by side instead of in a staircase.
+            attrs["minlen"] = "2"
         g.edge(prefix + edge.tail, prefix + edge.head, **attrs)
     return g
 

@@ -201,8 +201,9 @@ def _save_model(model: nn.MLP, path: Path) -> Path:
 
 
 def _inputs(x: np.ndarray) -> list[Value]:
-    """One example's inputs as leaves labelled x1, x2 for the drawings."""
-    return [Value(float(v), label=f"x{i + 1}") for i, v in enumerate(x)]
+    """One example's inputs as leaves labelled x0, x1 for the drawings: numbered from 0
+    like the weights w0, w1 that multiply them."""
+    return [Value(float(v), label=f"x{i}") for i, v in enumerate(x)]
 
 
 def _example_loss(model: nn.MLP, x: np.ndarray, target: object, loss: str) -> Value:
