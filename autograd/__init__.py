@@ -10,6 +10,7 @@ from .compile import GraphMismatchError, compile
 
 # engine.__all__: Value, Op, OPS, ... and the function of every operation in OPS.
 from .engine import *  # noqa: F403
+from .explain import Explanation, explain
 from .gradcheck import GradcheckError, central_difference, gradcheck
 from .graph import count_nodes, edges, grad, hessian, leaves
 from .viz import draw_dot
@@ -19,6 +20,7 @@ __chainrule__ = True
 
 __all__ = [
     *_engine.__all__, "grad", "hessian", "edges", "leaves",
-    "count_nodes", "central_difference", "gradcheck", "GradcheckError", "draw_dot", "compile",
+    "count_nodes", "central_difference", "gradcheck", "GradcheckError", "draw_dot", "explain",
+    "Explanation", "compile",
     "GraphMismatchError", "defer_full_gc", "__version__",
 ]

@@ -1,7 +1,7 @@
-"""The ``chainrule`` command: ``chainrule graph``, ``chainrule demo`` and ``chainrule check``.
+"""The ``chainrule`` command: ``chainrule graph``, ``explain``, ``demo`` and ``check``.
 
 The top floor of the project: it imports `autograd` and `nn`, and nothing in them imports
-it.  One module per command (`graph`, `demo`, `check`), each a `Command` record that adds
+it.  One module per command (`graph`, `explain`, `demo`, `check`), each a `Command` record that adds
 its options to one argparse parser with sub-commands; `common` holds what they share
 (exit statuses, the one handler of errors and Ctrl-C, option types with limits) and
 `output` the writing of drawings and files.
@@ -23,7 +23,7 @@ from typing import TextIO
 
 from autograd import __version__
 
-from . import check, demo, graph
+from . import check, demo, explain, graph
 from .common import PROG, Command, CommandError, Parser, handle_errors
 
 __all__ = ["main", "build_parser", "COMMANDS"]
@@ -32,7 +32,7 @@ DESCRIPTION = "chainrule: a scalar reverse-mode autograd engine you can see."
 
 # In the order --help lists them.
 COMMANDS: dict[str, Command] = {c.name: c for c in (demo.COMMAND, graph.COMMAND,
-                                                    check.COMMAND)}
+                                                    explain.COMMAND, check.COMMAND)}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -11,7 +11,7 @@ from typing import TextIO
 import graphviz
 
 from autograd import Value
-from autograd.expression import ExpressionError, parse
+from autograd.expression import Expression, ExpressionError, parse
 from autograd.viz import GraphTooLargeError, draw_dot
 
 from .common import Command, CommandError, positive_int
@@ -81,24 +81,18 @@ def parse_assignments(assignments: Sequence[str]) -> dict[str, float]:
     return values
 
 
-def format_number(x: float) -> str:
-    return f"{x:.6g}" if math.isfinite(x) else str(x)
-
-
-def run(args: argparse.Namespace, out: TextIO) -> int:
-    """Parse, evaluate and differentiate the expression, print the numbers, draw the graph."""
-    path: Path = args.out
-    out_format = output_format(path)
-    if not path.parent.is_dir():
-        raise CommandError(f"--out {str(path)!r}: the folder {str(path.parent)!r} "
-                           "does not exist")
+def evaluate(args: argparse.Namespace, command: str
+             ) -> tuple[Expression, dict[str, Value], Value]:
+    """The expression of ``args.expression`` (or the one --set swallowed), evaluated on
+    the values of ``args.assignments``: (expression, a labelled leaf per variable, result).
+    Every mistake is one line naming the column or the --set item."""
     assignments = list(args.assignments)
     text: str | None = args.expression
     if text is None:
         # `graph --set x=1 "x*2"`: --set swallowed the expression; take it back.
         texts = [a for a in assignments if "=" not in a]
         if len(texts) != 1:
-            raise CommandError("the expression is missing, as in: chainrule graph "
+            raise CommandError(f"the expression is missing, as in: chainrule {command} "
                                '"tanh(x*w + b)" --set x=0.5 w=-1.2 b=0.3', usage=True)
         assignments.remove(texts[0])
         text = texts[0]
@@ -116,6 +110,21 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
         elif error.variable is not None:
             hint = f"; remove {error.variable}=... from --set"
         raise CommandError(f"{error}{hint}") from None
+    return expression, leaves, result
+
+
+def format_number(x: float) -> str:
+    return f"{x:.6g}" if math.isfinite(x) else str(x)
+
+
+def run(args: argparse.Namespace, out: TextIO) -> int:
+    """Parse, evaluate and differentiate the expression, print the numbers, draw the graph."""
+    path: Path = args.out
+    out_format = output_format(path)
+    if not path.parent.is_dir():
+        raise CommandError(f"--out {str(path)!r}: the folder {str(path.parent)!r} "
+                           "does not exist")
+    expression, leaves, result = evaluate(args, "graph")
     result.backward()
     # A graph too large to draw fails here, before any output or file.
     drawing = _drawing(result, args.max_nodes)
