@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import heapq
 import math
-import re
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from .engine import Value, chain_rule, local_derivatives, topological_order
+from .naming import ATOM, PRODUCT, Dialect, Latex, ValueNames, derivative_rule, wrap
 
 __all__ = ["explain", "Explanation", "Equation", "Factor", "Symbol", "MAX_EQUATIONS",
            "MAX_TERMS", "MAX_CHAIN", "MAX_PATHS"]
@@ -52,7 +52,6 @@ MAX_EQUATIONS = 40  # equations written before the derivation is cut, with a not
 MAX_TERMS = 8  # branches written in one sum; the rest is one number, with a note
 MAX_CHAIN = 8  # factors in one product; a longer chain is split into named parts
 MAX_PATHS = 4  # a folded factor is written symbolically over at most this many paths
-NAME_WIDTH = 40  # characters of a readable name before its inner parts become '…'
 _RULE_WIDTH = 160  # a symbolic factor longer than this is shown by its number only
 
 
@@ -109,336 +108,6 @@ class Factor:
 
 
 # --------------------------------------------------------------------------------------
-# Dialects: plain text and LaTeX.
-# --------------------------------------------------------------------------------------
-
-# Precedence of a rendered expression: sums bind loosest, atoms tightest.
-_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
-
-
-class _Dialect:
-    """How names, numbers and derivative rules are written in one output form."""
-
-    times = " · "
-    dot = "·"
-    minus = "-"
-    ellipsis = "…"
-
-    def __init__(self, digits: int) -> None:
-        self.digits = digits
-
-    def number(self, x: float) -> str:
-        if math.isnan(x):
-            return "nan"
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        return f"{x:.{self.digits}g}"
-
-    def constant(self, x: float) -> str:
-        return f"{x:.6g}" if math.isfinite(x) else self.number(x)
-
-    def label(self, text: str) -> str:
-        return text
-
-    def paren(self, text: str) -> str:
-        return f"({text})"
-
-    def partial(self, top: str, bottom: str) -> str:
-        return f"∂{top}/∂{bottom}"
-
-    def call(self, name: str, arg: str) -> str:
-        return f"{name}({arg})"
-
-    def function(self, op: str) -> str:
-        return {"sigmoid": "σ"}.get(op, op)
-
-    def power(self, base: str, exponent: str) -> str:
-        return f"{base}^{exponent}"
-
-    def fraction(self, top: str, bottom: str) -> str:
-        return f"{top}/{bottom}"
-
-    def sqrt(self, arg: str) -> str:
-        return f"sqrt({arg})"
-
-    def absolute(self, arg: str) -> str:
-        return f"|{arg}|"
-
-    def indicator(self, condition: str) -> str:
-        return f"[{condition}]"
-
-    def suffix(self, name: str, n: int) -> str:
-        return f"{name} [{n}]"
-
-
-class _Latex(_Dialect):
-    times = r" \cdot "
-    dot = r" \cdot "
-    minus = "-"
-    ellipsis = r"\ldots"
-
-    def number(self, x: float) -> str:
-        text = super().number(x)
-        if "e" in text and math.isfinite(x):
-            mantissa, exponent = text.split("e")
-            return rf"{mantissa} \times 10^{{{int(exponent)}}}"
-        return {"nan": r"\mathrm{NaN}", "inf": r"\infty", "-inf": r"-\infty"}.get(text, text)
-
-    def constant(self, x: float) -> str:
-        text = f"{x:.6g}"
-        if "e" in text and math.isfinite(x):
-            mantissa, exponent = text.split("e")
-            return rf"{mantissa} \times 10^{{{int(exponent)}}}"
-        return text if math.isfinite(x) else self.number(x)
-
-    def label(self, text: str) -> str:
-        match = re.fullmatch(r"([A-Za-z]+)_?([0-9]+)", text) or re.fullmatch(
-            r"([A-Za-z]+)_([A-Za-z0-9]+)", text)
-        if match:
-            base, sub = match.groups()
-            base_tex = base if len(base) == 1 else rf"\mathrm{{{base}}}"
-            sub_tex = sub if sub.isdigit() or len(sub) == 1 else rf"\mathrm{{{sub}}}"
-            return f"{base_tex}_{{{sub_tex}}}"
-        if len(text) == 1 and text.isascii() and text.isalpha():
-            return text
-        return rf"\mathrm{{{_latex_escape(text)}}}"
-
-    def paren(self, text: str) -> str:
-        return rf"\left({text}\right)"
-
-    def partial(self, top: str, bottom: str) -> str:
-        return rf"\frac{{\partial {top}}}{{\partial {bottom}}}"
-
-    def call(self, name: str, arg: str) -> str:
-        return rf"{name}\left({arg}\right)"
-
-    def function(self, op: str) -> str:
-        if op in ("exp", "log", "tanh", "sin", "cos"):
-            return "\\" + op
-        if op == "sigmoid":
-            return r"\sigma"
-        return rf"\operatorname{{{_latex_escape(op)}}}"
-
-    def power(self, base: str, exponent: str) -> str:
-        return f"{{{base}}}^{{{exponent}}}"
-
-    def fraction(self, top: str, bottom: str) -> str:
-        return rf"\frac{{{top}}}{{{bottom}}}"
-
-    def sqrt(self, arg: str) -> str:
-        return rf"\sqrt{{{arg}}}"
-
-    def absolute(self, arg: str) -> str:
-        return rf"\left|{arg}\right|"
-
-    def indicator(self, condition: str) -> str:
-        return rf"[{condition}]"
-
-    def suffix(self, name: str, n: int) -> str:
-        return f"{name}^{{[{n}]}}"
-
-
-_LATEX_SPECIAL = {"\\": r"\backslash ", "{": r"\{", "}": r"\}", "_": r"\_", "$": r"\$",
-                  "#": r"\#", "%": r"\%", "&": r"\&", "^": r"\wedge ", "~": r"\sim ",
-                  " ": r"\ "}
-
-
-def _latex_escape(text: str) -> str:
-    """User text safe inside ``\\mathrm{...}`` in KaTeX and MathJax alike."""
-    return "".join(_LATEX_SPECIAL.get(c, c) for c in text)
-
-
-def _clean(text: str) -> str:
-    """A label fit to print: control characters as spaces, lone surrogates (which no
-    encoder accepts) as U+FFFD, at most `NAME_WIDTH` characters."""
-    cleaned = "".join(" " if ord(c) < 32 or ord(c) == 127 else
-                      "\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
-    return cleaned if len(cleaned) <= NAME_WIDTH else cleaned[:NAME_WIDTH - 1] + "…"
-
-
-# --------------------------------------------------------------------------------------
-# Names: a label, else the operation and its operands.
-# --------------------------------------------------------------------------------------
-
-class _Names:
-    """A readable, unique name per Value in one derivation, in either dialect.
-
-    A labelled Value is its label (qualified by its scope when two labels clash: every
-    neuron has a 'w0'); an unlabelled leaf is its number; an unlabelled result is its
-    operation on its operands' names, nested as deep as fits in `NAME_WIDTH` characters
-    (deeper parts become '…').  Names still equal after that get a ' [2]', ' [3]'.
-    """
-
-    def __init__(self, digits: int, order: Sequence[Value] = ()) -> None:
-        self._text = _Dialect(digits)
-        self._depth: dict[Value, int] = {}
-        self._suffix: dict[Value, int] = {}
-        self._taken: dict[str, list[Value]] = {}
-        # A label that values of different scopes share is qualified by the scope.
-        scopes: dict[str, set[str]] = {}
-        for v in order:
-            if v.label:
-                scopes.setdefault(v.label, set()).add(v.scope)
-        self._qualify = {label for label, found in scopes.items() if len(found) > 1}
-
-    def _label(self, v: Value) -> str | None:
-        if not v.label:
-            return None
-        if v.label in self._qualify and v.scope:
-            return _clean(f"{v.scope}.{v.label}")
-        return _clean(v.label)
-
-    def name(self, v: Value, dialect: _Dialect) -> str:
-        return self.part(v, dialect)[0]
-
-    def part(self, v: Value, dialect: _Dialect) -> tuple[str, int]:
-        """(name, precedence): a name that is an expression binds like one."""
-        if v not in self._suffix:
-            self._register(v)
-        base, precedence = self._render(v, self._depth[v], dialect)
-        n = self._suffix[v]
-        if n == 1:
-            return base, precedence
-        return dialect.suffix(_wrap((base, precedence), _ATOM, dialect), n), _ATOM
-
-    def _register(self, v: Value) -> None:
-        depth = 4
-        while depth > 1 and len(self._render(v, depth, self._text)[0]) > NAME_WIDTH:
-            depth -= 1
-        self._depth[v] = depth
-        key = self._render(v, depth, self._text)[0]
-        if v.is_leaf and not v.label:  # a constant: its number is its name, however often
-            self._suffix[v] = 1
-            return
-        same = self._taken.setdefault(key, [])
-        same.append(v)
-        self._suffix[v] = len(same)
-
-    def _render(self, v: Value, depth: int, d: _Dialect) -> tuple[str, int]:
-        """(text, precedence) of `v` as an expression, `depth` levels deep."""
-        label = self._label(v)
-        if label is not None:
-            return d.label(label), _ATOM
-        if v.is_leaf:
-            text = d.constant(v._data)
-            return (d.paren(text), _ATOM) if text.startswith("-") else (text, _ATOM)
-        if depth <= 0:
-            return d.ellipsis, _ATOM
-        return _expression(v, [self._render(p, depth - 1, d) for p in v.parents], d)
-
-
-def _wrap(part: tuple[str, int], at_least: int, d: _Dialect) -> str:
-    text, precedence = part
-    return text if precedence >= at_least else d.paren(text)
-
-
-def _expression(v: Value, args: list[tuple[str, int]], d: _Dialect) -> tuple[str, int]:
-    """`v`'s operation written on its rendered operands."""
-    op = v.op
-    if op == "+":
-        return f"{args[0][0]} + {_wrap(args[1], _PRODUCT, d)}", _SUM
-    if op == "-":
-        return f"{args[0][0]} {d.minus} {_wrap(args[1], _PRODUCT, d)}", _SUM
-    if op == "*":
-        return f"{_wrap(args[0], _PRODUCT, d)}{d.dot}{_wrap(args[1], _UNARY, d)}", _PRODUCT
-    if op == "/":
-        if isinstance(d, _Latex):
-            return d.fraction(args[0][0], args[1][0]), _ATOM
-        return f"{_wrap(args[0], _PRODUCT, d)}/{_wrap(args[1], _UNARY, d)}", _PRODUCT
-    if op == "neg":
-        return f"{d.minus}{_wrap(args[0], _POWER, d)}", _UNARY
-    if op == "**":
-        return d.power(_wrap(args[0], _ATOM, d), d.constant(v.param)), _POWER
-    if op == "pow":
-        return d.power(_wrap(args[0], _ATOM, d), args[1][0]), _POWER
-    if op == "sqrt":
-        return d.sqrt(args[0][0]), _ATOM
-    if op == "abs":
-        return d.absolute(args[0][0]), _ATOM
-    if op == "sum":
-        return " + ".join(a[0] for a in args), _SUM
-    if op == "dot":
-        n = (len(args) - 1) // 2
-        products = [f"{_wrap(args[i], _PRODUCT, d)}{d.dot}{_wrap(args[n + i], _UNARY, d)}"
-                    for i in range(n)]
-        return " + ".join([*products, args[-1][0]]), _SUM
-    if op == "leaky_relu":
-        return d.call(d.function(op), f"{args[0][0]}, {d.constant(v.param)}"), _ATOM
-    return d.call(d.function(op), ", ".join(a[0] for a in args)), _ATOM
-
-
-def _rule(child: Value, k: int, names: _Names, d: _Dialect) -> tuple[str, int] | None:
-    """The derivative rule of `child`'s operation with respect to its operand `k`, written
-    on the operands' names: ('1', atom) for an addition, None for a user's primitive."""
-    op = child.op
-    parents = child.parents
-
-    def arg(i: int) -> tuple[str, int]:
-        return names.part(parents[i], d)
-
-    out = names.part(child, d)
-    one = ("1", _ATOM)
-    minus_one = (d.paren(f"{d.minus}1"), _ATOM)
-    if op in ("+", "sum"):
-        return one
-    if op == "-":
-        return one if k == 0 else minus_one
-    if op == "*":
-        return arg(1 - k)
-    if op == "neg":
-        return minus_one
-    if op == "/":
-        if k == 0:
-            return d.fraction("1", arg(1)[0]), _PRODUCT
-        top = f"{d.minus}{_wrap(arg(0), _PRODUCT, d)}"
-        return d.fraction(top, d.power(_wrap(arg(1), _ATOM, d), "2")), _PRODUCT
-    if op == "**":
-        n = child.param
-        if n == 2.0:
-            return f"2{d.dot}{_wrap(arg(0), _PRODUCT, d)}", _PRODUCT
-        power = d.power(_wrap(arg(0), _ATOM, d), d.constant(n - 1.0))
-        return f"{d.constant(n)}{d.dot}{power}", _PRODUCT
-    if op == "pow":
-        if k == 0:
-            power = d.power(_wrap(arg(0), _ATOM, d), f"{arg(1)[0]} {d.minus} 1")
-            return f"{_wrap(arg(1), _PRODUCT, d)}{d.dot}{power}", _PRODUCT
-        return f"{_wrap(out, _PRODUCT, d)}{d.dot}{d.call(d.function('log'), arg(0)[0])}", \
-            _PRODUCT
-    if op == "exp":
-        return out
-    if op == "log":
-        return d.fraction("1", arg(0)[0]), _PRODUCT
-    if op == "sqrt":
-        return d.fraction("1", f"2{d.dot}{_wrap(out, _PRODUCT, d)}"), _PRODUCT
-    if op == "tanh":
-        return f"1 {d.minus} {d.power(_wrap(out, _ATOM, d), '2')}", _SUM
-    if op == "sigmoid":
-        return (f"{_wrap(out, _PRODUCT, d)}{d.dot}"
-                f"{d.paren(f'1 {d.minus} {out[0]}')}"), _PRODUCT
-    if op == "relu":
-        return d.indicator(f"{arg(0)[0]} > 0"), _ATOM
-    if op == "leaky_relu":
-        return (f"1 if {arg(0)[0]} > 0 else {d.constant(child.param)}" if type(d) is _Dialect
-                else d.indicator(f"{arg(0)[0]} > 0") + f" + {d.constant(child.param)}"
-                + d.indicator(f"{arg(0)[0]} \\le 0")), _SUM
-    if op == "softplus":
-        return d.call(d.function("sigmoid"), arg(0)[0]), _ATOM
-    if op == "sin":
-        return d.call(d.function("cos"), arg(0)[0]), _ATOM
-    if op == "cos":
-        return f"{d.minus}{d.call(d.function('sin'), arg(0)[0])}", _UNARY
-    if op == "abs":
-        return d.call(r"\operatorname{sign}" if isinstance(d, _Latex) else "sign",
-                      arg(0)[0]), _ATOM
-    if op == "dot":
-        n = (len(parents) - 1) // 2
-        if k == len(parents) - 1:
-            return one
-        return arg(k + n) if k < n else arg(k - n)
-    return None
-
-
-# --------------------------------------------------------------------------------------
 # The derivation.
 # --------------------------------------------------------------------------------------
 
@@ -451,7 +120,7 @@ class Explanation:
     """
 
     def __init__(self, output: Value, wrt: Value, value: float, equations: list[Equation],
-                 factors: list[Factor], notes: list[str], names: _Names, digits: int) -> None:
+                 factors: list[Factor], notes: list[str], names: ValueNames, digits: int) -> None:
         self.output = output
         self.wrt = wrt
         self.value = value
@@ -462,16 +131,16 @@ class Explanation:
         self._names = names
 
     # -- pieces, per dialect -------------------------------------------------------------
-    def _symbol(self, s: Symbol, d: _Dialect) -> str:
-        top = _wrap(self._names.part(s.top, d), _ATOM, d)
-        bottom = _wrap(self._names.part(s.bottom, d), _ATOM, d)
+    def _symbol(self, s: Symbol, d: Dialect) -> str:
+        top = wrap(self._names.part(s.top, d), ATOM, d)
+        bottom = wrap(self._names.part(s.bottom, d), ATOM, d)
         return d.partial(top, bottom)
 
-    def _number(self, x: float, d: _Dialect, inner: bool = False) -> str:
+    def _number(self, x: float, d: Dialect, inner: bool = False) -> str:
         text = d.number(x)
         return d.paren(text) if inner and text.startswith("-") else text
 
-    def _factor_rule(self, f: Factor, d: _Dialect) -> str | None:
+    def _factorderivative_rule(self, f: Factor, d: Dialect) -> str | None:
         """The factor written symbolically: the sum over its paths of the product of the
         derivative rules along each (1s left out), or None when it cannot be."""
         if f.paths is None:
@@ -480,7 +149,7 @@ class Explanation:
         for path in f.paths:
             parts = []
             for child, k in reversed(path):  # from the top of the chain down, as written
-                rule = _rule(child, k, self._names, d)
+                rule = derivative_rule(child, k, self._names, d)
                 if rule is None:
                     return None
                 if rule[0] != "1":
@@ -490,11 +159,11 @@ class Explanation:
             elif len(parts) == 1:
                 sums.append(parts[0][0])
             else:
-                sums.append(d.dot.join(_wrap(p, _PRODUCT, d) for p in parts))
+                sums.append(d.dot.join(wrap(p, PRODUCT, d) for p in parts))
         text = " + ".join(sums)
         return text if len(text) <= _RULE_WIDTH else None
 
-    def _lines(self, d: _Dialect) -> list[tuple[str, list[str]]]:
+    def _lines(self, d: Dialect) -> list[tuple[str, list[str]]]:
         """(left side, [right sides]) of every line: equations first, then factors."""
         rows: list[tuple[str, list[str]]] = []
         for e in self.equations:
@@ -508,7 +177,7 @@ class Explanation:
             if e.rest_count:
                 more = "branch" if e.rest_count == 1 else "branches"
                 symbolic.append(f"{d.ellipsis}" + (f" \\text{{({e.rest_count} more {more})}}"
-                                                   if isinstance(d, _Latex)
+                                                   if isinstance(d, Latex)
                                                    else f" ({e.rest_count} more {more})"))
                 numeric.append(self._number(e.rest, d, True))
             if e.is_sum:
@@ -522,10 +191,10 @@ class Explanation:
             rows.append((lhs, right))
         return rows
 
-    def _factor_rows(self, d: _Dialect) -> list[tuple[str, list[str], str]]:
+    def _factor_rows(self, d: Dialect) -> list[tuple[str, list[str], str]]:
         rows = []
         for f in self.factors:
-            rule = self._factor_rule(f, d)
+            rule = self._factorderivative_rule(f, d)
             number = self._number(f.symbol.value, d)
             same = rule is None or rule in (number, d.paren(number))
             right = [number] if same else [rule, number]
@@ -538,7 +207,7 @@ class Explanation:
             rows.append((self._symbol(f.symbol, d), right, why))
         return rows
 
-    def _headline(self, d: _Dialect) -> str | None:
+    def _headline(self, d: Dialect) -> str | None:
         """The whole answer on one line, when there is no chain to write."""
         if self.equations:
             return None
@@ -547,7 +216,7 @@ class Explanation:
 
     # -- the three forms ---------------------------------------------------------------
     def __str__(self) -> str:
-        d = _Dialect(self.digits)
+        d = Dialect(self.digits)
         out: list[str] = []
         headline = self._headline(d)
         if headline is not None:
@@ -571,7 +240,7 @@ class Explanation:
 
     def latex(self) -> str:
         """The derivation as one LaTeX ``aligned`` block (KaTeX and MathJax render it)."""
-        d = _Latex(self.digits)
+        d = Latex(self.digits)
         rows: list[str] = []
         headline = self._headline(d)
         if headline is not None:
@@ -589,7 +258,7 @@ class Explanation:
     def markdown(self) -> str:
         """The derivation in Markdown: display mathematics, one block per equation, and
         the local derivatives as a list."""
-        d = _Latex(self.digits)
+        d = Latex(self.digits)
         parts: list[str] = []
         headline = self._headline(d)
         if headline is not None:
@@ -615,7 +284,7 @@ class Explanation:
         return "$$" + self.latex() + "$$"
 
     def __repr__(self) -> str:
-        d = _Dialect(self.digits)
+        d = Dialect(self.digits)
         symbol = self._symbol(Symbol(self.output, self.wrt, self.value), d)
         return f"<Explanation {symbol} = {d.number(self.value)}>"
 
@@ -734,7 +403,7 @@ def explain(output: Value, wrt: Value, *, digits: int = 4) -> Explanation:
     if isinstance(digits, bool) or not isinstance(digits, int) or not 1 <= digits <= 17:
         raise ValueError(f"explain: digits must be a whole number from 1 to 17, got {digits!r}")
     order = topological_order(output)
-    names = _Names(digits, order)
+    names = ValueNames(digits, order)
     if wrt is output:
         return Explanation(output, wrt, 1.0, [], [], [], names, digits)
     if wrt not in set(order):
@@ -769,10 +438,11 @@ def explain(output: Value, wrt: Value, *, digits: int = 4) -> Explanation:
 
     def identity(f: Symbol) -> bool:
         """A factor that is 1 whatever the numbers: one addition's operand."""
-        kept = b.fold(f.bottom)[f.top]
-        return (kept.paths is not None and len(kept.paths) == 1 and len(kept.paths[0]) == 1
-                and _rule(kept.paths[0][0][0], kept.paths[0][0][1], names, _Dialect(digits))
-                == ("1", _ATOM))
+        paths = b.fold(f.bottom)[f.top].paths
+        if paths is None or len(paths) != 1 or len(paths[0]) != 1:
+            return False
+        child, k = paths[0][0]
+        return derivative_rule(child, k, names, Dialect(digits)) == ("1", ATOM)
 
     def product(lhs: Symbol, symbols: list[Symbol]) -> Equation:
         return Equation(lhs, (tuple(symbols),), (math.prod(s.value for s in symbols),), 0.0, 0)

@@ -290,3 +290,17 @@ def test_trivial_cases_and_mistakes():
         explain(1.0, x)
     with pytest.raises(ValueError, match="digits must be a whole number from 1 to 17"):
         explain(y, x, digits=0)
+
+
+def test_a_node_built_micrograds_way_is_explained_by_its_number():
+    a = Value(3.0, label="a")
+    out = Value(a.data * 2.0, (a,), "double")
+    out.label = "out"
+
+    def step() -> None:
+        a.grad += 2.0 * out.grad
+
+    out._backward = step
+    text = str(explain(out, a))
+    assert text.startswith("∂out/∂a = 2")  # its _backward's number, no rule made up
+    assert "= 2 = 2" not in text
