@@ -1,10 +1,13 @@
 """The engine: a scalar `Value` that records every operation into a graph.
 
-Each operation is an `Op` in one table, `OPS`: its forward rule on floats and its
-local derivatives, side by side.  A derivative rule is written with ordinary
-arithmetic and the dispatching functions of this module (`exp`, `log`, `cos`, ...),
-so the same rule runs on floats during `backward()` and on `Value`s when
-`grad(..., create_graph=True)` builds a graph of the derivative itself.
+Each operation is one record, an `Op`, in one table, `OPS`, holding every fact about
+it: its forward rule on floats and its local derivatives side by side, its domain
+check, its NumPy rule for `autograd.compile`, where `gradcheck` samples it and its
+kinks, and how it is written.  A derivative rule is written with ordinary arithmetic
+and the functions of this module (`exp`, `log`, `cos`, ...), so the same rule runs on
+floats during `backward()` and on `Value`s when `grad(..., create_graph=True)` builds a
+graph of the derivative itself.  Those functions and the `Value` methods (`x.tanh()`)
+are built from the records when this module is imported (see `_generate`, at the end).
 
 Design choices that make the engine fast and safe on big graphs:
 
@@ -270,8 +273,10 @@ Sampler = Callable[[random.Random], tuple[list[float], Any]]
 class Op:
     """One operation and everything known about it, in one record of `OPS`.
 
-    The maths (``param`` is the operation's constant, such as the n of ``x ** n``; it
-    is passed only when ``has_param``):
+    ``name`` is its key in `OPS`, the ``op`` of the Values it makes and the name drawn
+    for it.  The maths (``tanh``'s record, for example, holds forward = tanh(x) and
+    derivative = (1 - out^2,); ``param`` is the operation's constant, such as the n of
+    ``x ** n``, passed only when ``has_param``):
 
     * ``forward(*inputs[, param])`` -- the value, on floats;
     * ``derivative(*inputs, out[, param])`` -- one local derivative d out / d input_i
@@ -305,6 +310,8 @@ class Op:
       default value (0.01), if it may be left out;
     * ``notation`` -- how it is written, when that is none of the above
       (``autograd.dot(w, x, b)``).
+
+    The ``written`` property puts these together for the docs (``x.leaky_relu(alpha)``).
     """
 
     name: str
