@@ -644,6 +644,14 @@ def _np_by_sign(x: np.ndarray, above: Any, at_or_below: Any) -> np.ndarray:
     return np.where(x > 0.0, above, np.where(x <= 0.0, at_or_below, math.nan))
 
 
+def _np_relu(x: np.ndarray) -> np.ndarray:
+    """max(x, 0), NaN kept, as `_relu_forward` (one pass; np.where takes several).  Its
+    sign is relu's slope: 1 above 0, 0 at or below, NaN at NaN."""
+    out = np.maximum(x, 0.0)
+    out += 0.0  # maximum(-0.0, 0.0) is -0.0; the scalar rule gives 0.0
+    return out
+
+
 def _np_sign(x: np.ndarray) -> np.ndarray:
     return np.where(x < 0.0, -1.0, _np_by_sign(x, 1.0, 0.0))
 
@@ -778,8 +786,7 @@ SIGMOID = _register(Op(
     sample=_uniform((-6.0, 6.0)), function="sigmoid", method="sigmoid"))
 RELU = _register(Op(
     "relu", _relu_forward, lambda x, out: (_step(x),), "d/dx = 1 if x > 0 else 0",
-    batch=BatchRule(lambda x, p: np.where(x <= 0.0, 0.0, x),
-                    lambda x, out, p: (_np_by_sign(x, 1.0, 0.0),)),
+    batch=BatchRule(lambda x, p: _np_relu(x), lambda x, out, p: (np.sign(out),)),
     sample=lambda r: ([_away_from_zero(r, 0.01, 3.0)], None), kinks=(((0.0,), None),),
     function="relu", method="relu"))
 LEAKY_RELU = _register(Op(

@@ -407,7 +407,7 @@ VARIANTS = [
     Variant("tanh", "the moons step with tanh hidden layers (L2 through "
             "`nn.l2_penalty`)", "tanh", "hinge", "l2_penalty"),
     Variant("spiral", "3 classes, MLP 2-16-16-3, softmax cross-entropy with a log-sum-exp "
-            "shifted by a maximum built in the graph, one-hot targets (L2 through "
+            "shifted by `autograd.maximum` of the logits, one-hot targets (L2 through "
             "`nn.l2_penalty`)", "relu", "softmax", "l2_penalty"),
 ]
 CLASSES = 3
@@ -416,13 +416,13 @@ CLASSES = 3
 def logsumexp(z: list[Value]) -> Value:
     """log sum_k e^{z_k}, shifted by max_k z_k so that no exp overflows.
 
-    The maximum is built in the graph (max(a, b) = b + relu(a - b)) instead of being read
-    from the numbers, so the graph is the same for every row and compiles (the shift's
+    The maximum is an operation of the graph (`autograd.maximum`) instead of a number
+    read from the data, so the graph is the same for every row and compiles (the shift's
     own derivative cancels).
     """
     m = z[0]
     for v in z[1:]:
-        m = v + (m - v).relu()
+        m = autograd.maximum(m, v)
     return autograd.sum_values([(v - m).exp() for v in z]).log() + m
 
 

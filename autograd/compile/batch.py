@@ -1,14 +1,19 @@
 """Running a batch: the groups of nodes that run as one NumPy call, and where their
-operands live.
+operands and results live.
 
 Batch-constant nodes (parameters, constants and nodes computed from them only) live
-in a 1-d store S, one number each; per-row nodes live in a 2-d store V of shape
-(nodes, batch).  G and GS hold their gradients.  Gradients of batch-constant nodes are
-summed over the batch as they arrive.
+in a 1-d store S, one number each: they are computed once per call, whatever the
+batch size, and their gradients (GS) are summed over the batch as they arrive.  Each
+per-row group's results are one array of shape (nodes, batch), a *block*, kept as the
+group's rule returned it (no copy); block 0 holds the columns of X.  An operand reads
+its nodes as a view of one block when they are consecutive rows of it, and gathers
+them otherwise.  Gradients are blocks too: the first contribution that covers a whole
+block becomes its gradient array, later ones are added into it (see `_plan_writes`).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,77 +21,215 @@ import numpy as np
 from ..engine import OPS
 from .rules import VECTORIZED
 
-__all__ = ["Operand", "Group", "ElementwiseGroup", "SumGroup", "DotGroup", "compact",
-           "shape_of"]
+__all__ = ["Stores", "Operand", "Group", "ElementwiseGroup", "SumGroup", "DotGroup", "rows_of",
+           "OWN", "ZEROS", "ADD"]
+
+OWN, ZEROS, ADD = "own", "zeros", "add"
 
 
-def compact(index: np.ndarray) -> Any:
-    """A slice when the indices are consecutive (a view instead of a copy)."""
-    flat = index.ravel()
-    if index.ndim == 1 and flat.size and np.array_equal(
-            flat, np.arange(flat[0], flat[0] + flat.size)):
+class Stores:
+    """One call's arrays: values and gradients of every node (nothing shared between
+    calls, so that threads can run one plan at once)."""
+
+    __slots__ = ("S", "blocks", "GS", "grads", "batch", "sizes")
+
+    def __init__(self, S: np.ndarray, blocks: list[Any], batch: int,
+                 sizes: list[int]) -> None:
+        self.S = S
+        self.blocks = blocks
+        self.batch = batch
+        self.sizes = sizes  # rows of each block
+        self.GS: np.ndarray = np.empty(0)
+        self.grads: list[Any] = []
+
+
+def _as_slice(rows: np.ndarray) -> Any:
+    """A slice when the rows are consecutive and ascending (a view instead of a copy)."""
+    flat = rows.ravel()
+    if flat.size and np.array_equal(flat, np.arange(flat[0], flat[0] + flat.size)):
         return slice(int(flat[0]), int(flat[0]) + flat.size)
-    return index
+    return flat
 
-
-def _unique(index: Any) -> bool:
-    if isinstance(index, slice):
-        return True
-    flat = np.asarray(index).ravel()
-    return np.unique(flat).size == flat.size
 
 
 class Operand:
-    """Where one argument position of a group lives: store, indices, repeats or not."""
+    """Where one argument position of a group lives, for every node of the group.
 
-    __slots__ = ("const", "index", "unique", "grad")
+    ``shape`` is (g,) for an argument of an elementwise group, (g, k) for a class of k
+    arguments of an n-ary group, (k,) for a layer's shared inputs.  A batch-constant
+    operand reads ``S[index]`` (a slice, viewed in ``shape``, when its slots are
+    consecutive: a layer's weights); a per-row one reads ``rows`` of one ``block`` (a
+    slice or a flat array) or, when its nodes lie in several blocks, ``pieces`` of
+    (block, rows, positions in the operand).  ``modes`` says how each piece receives
+    gradients (see `_plan_writes`).
+    """
 
-    def __init__(self, const: bool, index: np.ndarray, grad: bool) -> None:
+    __slots__ = ("const", "grad", "shape", "size", "index", "unique", "block", "rows",
+                 "pieces", "modes", "reshape")
+
+    def __init__(self, locations: list[tuple[int, int]], shape: tuple[int, ...],
+                 const: bool, grad: bool) -> None:
         self.const = const
-        self.index = compact(index)
-        self.unique = _unique(self.index)
-        self.grad = grad  # does any parameter lie behind it?
+        self.grad = grad  # does a parameter lie behind it (must gradients flow)?
+        self.shape = shape
+        self.size = len(locations)
+        self.unique = len(set(locations)) == len(locations)
+        self.reshape = len(shape) > 1  # values come flat, as (size, batch)
+        self.pieces: list[tuple[int, Any, np.ndarray]] = []
+        self.modes: list[str] = []
+        self.block = -1
+        self.rows: Any = None
+        self.index: Any = None
+        if const:
+            self.index = _as_slice(np.array([slot for _, slot in locations], dtype=np.intp))
+            return
+        blocks = sorted({b for b, _ in locations})
+        if len(blocks) == 1:
+            self.block = blocks[0]
+            self.rows = _as_slice(np.array([r for _, r in locations], dtype=np.intp))
+            return
+        for b in blocks:
+            positions = np.array([k for k, (bb, _) in enumerate(locations) if bb == b],
+                                 dtype=np.intp)
+            rows = np.array([r for bb, r in locations if bb == b], dtype=np.intp)
+            self.pieces.append((b, _as_slice(rows), positions))
 
-    def get(self, S: np.ndarray, V: np.ndarray) -> np.ndarray:
+    def targets(self) -> list[tuple[int, Any]]:
+        """(block, rows) of every piece that receives gradients, in order."""
         if self.const:
-            return S[self.index][..., None]
-        return V[self.index]
+            return []
+        if self.block >= 0:
+            return [(self.block, self.rows)]
+        return [(b, rows) for b, rows, _ in self.pieces]
 
-    def add(self, GS: np.ndarray, G: np.ndarray, contribution: np.ndarray) -> None:
-        """Add a contribution of shape index.shape + (batch or 1,) into the gradients."""
+    def constants(self, S: np.ndarray) -> np.ndarray:
+        """A batch-constant operand's values, in `shape`."""
+        values = S[self.index]
+        return values.reshape(self.shape) if self.reshape else values
+
+    def get(self, st: Stores) -> np.ndarray:
+        """The operand's values: shape + (1,) from S, shape + (batch,) from the blocks."""
         if self.const:
-            target, contribution = GS, contribution.sum(axis=-1)
+            return self.constants(st.S)[..., None]
+        if self.block >= 0:
+            values = st.blocks[self.block][self.rows]
         else:
-            target = G
-            contribution = np.broadcast_to(contribution,
-                                           shape_of(self.index) + (G.shape[1],))
-        if self.unique:
-            target[self.index] += contribution
-        else:  # the same node appears twice: fancy += would keep only one contribution
-            flat = np.asarray(self.index).ravel()
-            np.add.at(target, flat, contribution.reshape((flat.size,) + target.shape[1:]))
+            values = np.empty((self.size, st.batch))
+            for b, rows, positions in self.pieces:
+                values[positions] = st.blocks[b][rows]
+        return values.reshape(self.shape + (-1,)) if self.reshape else values
+
+    def add_constants(self, GS: np.ndarray, total: np.ndarray) -> None:
+        """Add gradients of `shape` (already summed over the batch) into GS."""
+        if isinstance(self.index, slice):
+            view = GS[self.index]
+            if self.reshape:
+                view = view.reshape(self.shape)
+            view += total
+        elif self.unique:
+            GS[self.index] += total.ravel()
+        else:  # the same node twice: fancy += would keep only one contribution
+            np.add.at(GS, self.index, np.broadcast_to(total, self.shape).ravel())
+
+    def add(self, st: Stores, contribution: Any, fresh: bool) -> None:
+        """Add d root / d operand (broadcastable to shape + (batch or 1,)) into the
+        gradients.  `fresh`: the contribution is a new array that nobody else holds."""
+        if self.const:
+            self.add_constants(st.GS, np.add.reduce(contribution, axis=-1))
+            return
+        batch = st.batch
+        if self.block < 0:
+            full = self.shape + (batch,)
+            flat = np.broadcast_to(contribution, full).reshape(self.size, batch)
+            for (b, rows, positions), mode in zip(self.pieces, self.modes):
+                _add_rows(st, b, rows, mode, self.unique, flat[positions])
+            return
+        mode = self.modes[0]
+        if mode == OWN:  # the first gradient of the whole block becomes its array
+            full = self.shape + (batch,)
+            if not (fresh and contribution.shape == full and contribution.flags.c_contiguous):
+                contribution = np.array(np.broadcast_to(contribution, full))
+            st.grads[self.block] = contribution.reshape(self.size, batch) \
+                if self.reshape else contribution
+            return
+        if mode == ZEROS:
+            st.grads[self.block] = np.zeros((st.sizes[self.block], batch))
+        rows = self.rows
+        if isinstance(rows, slice):  # a view: added in place, broadcasting as needed
+            view = st.grads[self.block][rows]
+            if self.reshape:
+                view = view.reshape(self.shape + (batch,))
+            view += contribution
+            return
+        values = np.broadcast_to(contribution, self.shape + (batch,)).reshape(self.size, batch)
+        _add_rows(st, self.block, rows, ADD, self.unique, values)
 
 
-def shape_of(index: Any) -> tuple[int, ...]:
-    if isinstance(index, slice):
-        return (index.stop - index.start,)
-    return tuple(index.shape)
+def _add_rows(st: Stores, block: int, rows: Any, mode: str, unique: bool,
+              values: np.ndarray) -> None:
+    if mode == ZEROS:
+        st.grads[block] = np.zeros((st.sizes[block], st.batch))
+    target = st.grads[block]
+    if unique:
+        target[rows] += values
+    else:  # fancy += would keep only one of the repeated rows' contributions
+        np.add.at(target, rows, values)
 
 
 class Group:
-    """Nodes of one operation at one depth, with the same layout of operands."""
+    """Nodes of one operation, with the same layout of operands, that run together."""
 
     name: str
     out_const: bool
-    out: slice
-    needed: bool  # does the gradient have to flow through it?
+    out: slice      # slots in S (batch-constant group); else rows 0..g-1 of `block`
+    block: int
+    depth: int      # the longest path from a leaf to its deepest node
+    needed: bool    # does the gradient have to flow through it?
 
-    def forward(self, S: np.ndarray, V: np.ndarray) -> tuple[Any, np.ndarray, Any]:
+    def operands(self) -> list[Operand]:
+        """Every operand that receives gradients, in the order `backward` adds into them."""
         raise NotImplementedError
 
-    def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
-                 saved: Any, gout: np.ndarray) -> None:
+    def forward(self, st: Stores) -> tuple[Any, np.ndarray, Any]:
+        """(what backward needs, the group's values (g, batch or 1), invalid or None)."""
         raise NotImplementedError
+
+    def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
+        raise NotImplementedError
+
+
+def rows_of(group: Group) -> int:
+    return group.out.stop - group.out.start
+
+
+class ElementwiseGroup(Group):
+    def __init__(self, name: str, param: Any, operands: list[Operand]) -> None:
+        self.name = name
+        self.rule = VECTORIZED[name]
+        self.param = param
+        self.args = operands
+        self.needed = any(o.grad for o in operands)
+
+    def operands(self) -> list[Operand]:
+        return [o for o in self.args if o.grad]
+
+    def forward(self, st: Stores) -> tuple[Any, np.ndarray, Any]:
+        args = [o.get(st) for o in self.args]
+        out = self.rule.forward(*args, self.param)
+        invalid = None
+        if self.rule.invalid is not None:
+            invalid = self.rule.invalid(*args, out, self.param)
+        return args, out, invalid
+
+    def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
+        locals_ = self.rule.derivative(*saved, out, self.param)
+        for operand, local in zip(self.args, locals_):
+            if not operand.grad:
+                continue
+            if isinstance(local, (int, float)) and local == 1.0:
+                operand.add(st, gout, False)  # + and -: the gradient passes through
+            else:
+                operand.add(st, gout * local, True)
 
 
 class _NaryGroup(Group):
@@ -95,18 +238,20 @@ class _NaryGroup(Group):
     only happen where NumPy's sum is not finite, so only those entries are replayed
     with the engine's scalar rule."""
 
-    index: np.ndarray       # (g, number of parents): slots of every parent, in order
-    consts: tuple[bool, ...]
+    parent_locations: list[list[tuple[bool, int, int]]]  # per node: (const, slot/block, row)
+    checks_fsum = True
 
-    def _fsum_failures(self, S: np.ndarray, V: np.ndarray, out: np.ndarray) -> Any:
+    def _fsum_failures(self, st: Stores, out: np.ndarray) -> Any:
+        if not self.checks_fsum or math.isfinite(np.add.reduce(out, axis=None)):
+            return None  # one pass, no temporary: the common case
         suspects = ~np.isfinite(out)
         if not suspects.any():
             return None
         forward = OPS[self.name].forward
         invalid = np.zeros(out.shape, dtype=bool)
         for g, b in zip(*np.nonzero(suspects)):
-            args = [float(S[i]) if const else float(V[i, b])
-                    for i, const in zip(self.index[g], self.consts)]
+            args = [float(st.S[slot]) if const else float(st.blocks[slot][row, b])
+                    for const, slot, row in self.parent_locations[g]]
             try:
                 forward(*args)
             except (ArithmeticError, ValueError):
@@ -114,122 +259,100 @@ class _NaryGroup(Group):
         return invalid
 
 
-class ElementwiseGroup(Group):
-    def __init__(self, name: str, param: Any, operands: list[Operand], out_const: bool,
-                 out: slice) -> None:
-        self.name = name
-        self.rule = VECTORIZED[name]
-        self.param = param
-        self.operands = operands
-        self.out_const = out_const
-        self.out = out
-        self.needed = any(o.grad for o in operands)
-
-    def forward(self, S: np.ndarray, V: np.ndarray) -> tuple[Any, np.ndarray, Any]:
-        args = [o.get(S, V) for o in self.operands]
-        out = self.rule.forward(*args, self.param)
-        invalid = None
-        if self.rule.invalid is not None:
-            invalid = self.rule.invalid(*args, out, self.param)
-        return args, out, invalid
-
-    def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
-                 saved: Any, gout: np.ndarray) -> None:
-        args, out = saved
-        locals_ = self.rule.derivative(*args, out, self.param)
-        for operand, local in zip(self.operands, locals_):
-            if operand.grad:
-                operand.add(GS, G, gout * local)
-
-
 class SumGroup(_NaryGroup):
-    """n-ary sums: inputs gathered into (g, k, batch) stacks per operand layout."""
+    """n-ary sums: the engine's `sum` nodes, and chains of ``+`` flattened into one node
+    at recording time (named ``+``).  Terms are gathered into (g, k, batch) stacks, one
+    per operand layout, and each stack is added up in argument order, as a chain of
+    ``+`` does."""
 
-    def __init__(self, classes: list[Operand], out_const: bool, out: slice,
-                 index: np.ndarray, consts: tuple[bool, ...]) -> None:
-        self.name = "sum"
-        self.index, self.consts = index, consts
+    def __init__(self, name: str, classes: list[Operand],
+                 parent_locations: list[list[tuple[bool, int, int]]]) -> None:
+        self.name = name
+        self.checks_fsum = name == "sum"  # a chain of + never raises, as eager's +
         self.classes = classes
-        self.out_const = out_const
-        self.out = out
+        self.parent_locations = parent_locations
         self.needed = any(c.grad for c in classes)
 
-    def forward(self, S: np.ndarray, V: np.ndarray) -> tuple[Any, np.ndarray, Any]:
+    def operands(self) -> list[Operand]:
+        return [c for c in self.classes if c.grad]
+
+    def forward(self, st: Stores) -> tuple[Any, np.ndarray, Any]:
         total = None
         for c in self.classes:
-            part = c.get(S, V).sum(axis=1)
+            terms = c.get(st)
+            # Summed along axis 1 with the batch innermost, NumPy adds the terms one after
+            # the other; a batch-constant stack (g, k, 1) would be summed pairwise.
+            part = np.add.reduce(terms, axis=1) if not c.const \
+                else np.add.accumulate(terms, axis=1)[:, -1]
             total = part if total is None else total + part
-        return None, total, self._fsum_failures(S, V, total)
+        return None, total, self._fsum_failures(st, total)
 
-    def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
-                 saved: Any, gout: np.ndarray) -> None:
+    def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
         for c in self.classes:
             if c.grad:
-                k = shape_of(c.index)[1]
-                c.add(GS, G, np.broadcast_to(gout[:, None, :],
-                                             (gout.shape[0], k, gout.shape[1])))
+                g, k = c.shape
+                c.add(st, np.broadcast_to(gout[:, None, :], (g, k, gout.shape[1])), False)
+
+
+def _accumulate(total: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """total + part, in place when the shapes allow it: (g, batch or 1) arrays."""
+    if part.shape[-1] == 1 or total.shape == part.shape:
+        total += part
+        return total
+    return total + part
 
 
 class DotGroup(_NaryGroup):
     """n-ary w.x + b nodes.  Terms are split into classes by where w and x live; the
     common case of a layer (weights batch-constant, inputs per row and shared by every
-    neuron of the group) is one matrix product."""
+    neuron of the group) is one matrix product, written straight into the result."""
 
-    def __init__(self, terms: list[tuple[Operand, Operand, np.ndarray | None]],
-                 bias: Operand, out_const: bool, out: slice, index: np.ndarray,
-                 consts: tuple[bool, ...]) -> None:
+    def __init__(self, terms: list[tuple[Operand, Operand, bool]], bias: Operand,
+                 parent_locations: list[list[tuple[bool, int, int]]]) -> None:
         self.name = "dot"
-        self.index, self.consts = index, consts
-        self.terms = terms  # (weights, inputs, shared input row or None)
+        self.terms = terms  # (weights, inputs, inputs shared by every node of the group)
         self.bias = bias
-        self.out_const = out_const
-        self.out = out
+        self.parent_locations = parent_locations
         self.needed = bias.grad or any(w.grad or x.grad for w, x, _ in terms)
 
-    def forward(self, S: np.ndarray, V: np.ndarray) -> tuple[Any, np.ndarray, Any]:
+    def operands(self) -> list[Operand]:
+        found = []
+        for w, x, _ in self.terms:
+            found += [o for o in (w, x) if o.grad]
+        return found + ([self.bias] if self.bias.grad else [])
+
+    def forward(self, st: Stores) -> tuple[Any, np.ndarray, Any]:
         total = None
         saved = []
         for w, x, shared in self.terms:
-            if shared is not None:
-                W = S[w.index]
-                X = V[shared]
+            if shared:
+                W = w.constants(st.S)  # (g, k)
+                X = x.get(st)         # (k, batch)
                 part = W @ X
             else:
-                W = w.get(S, V)
-                X = x.get(S, V)
-                part = (W * X).sum(axis=1)
+                W = w.get(st)         # (g, k, batch or 1)
+                X = x.get(st)
+                part = np.add.reduce(W * X, axis=1)
             saved.append((W, X))
-            total = part if total is None else total + part
-        b = self.bias.get(S, V)
-        total = b.copy() if total is None else total + b
-        return saved, total, self._fsum_failures(S, V, total)
+            # The first part is a new array: the others and the bias go in in place.
+            total = part if total is None else _accumulate(total, part)
+        b = self.bias.get(st)
+        total = b.copy() if total is None else _accumulate(total, b)
+        return saved, total, self._fsum_failures(st, total)
 
-    def backward(self, S: np.ndarray, V: np.ndarray, GS: np.ndarray, G: np.ndarray,
-                 saved: Any, gout: np.ndarray) -> None:
-        for (w, x, shared), (W, X) in zip(self.terms, saved[0]):
-            if shared is not None:
+    def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
+        for (w, x, shared), (W, X) in zip(self.terms, saved):
+            if shared:
                 if w.grad:
                     # (g, batch) @ (batch, k): summed over the batch already.
-                    dW = gout @ X.T
-                    if w.unique:
-                        GS[w.index] += dW
-                    else:
-                        np.add.at(GS, np.asarray(w.index).ravel(), dW.ravel())
+                    w.add_constants(st.GS, gout @ X.T)
                 if x.grad:
-                    dX = W.T @ gout
-                    _add_rows(G, shared, dX)
+                    x.add(st, W.T @ gout, True)
             else:
                 g3 = gout[:, None, :]
                 if w.grad:
-                    w.add(GS, G, g3 * X)
+                    w.add(st, g3 * X, True)
                 if x.grad:
-                    x.add(GS, G, g3 * W)
+                    x.add(st, g3 * W, True)
         if self.bias.grad:
-            self.bias.add(GS, G, gout)
-
-
-def _add_rows(G: np.ndarray, rows: Any, values: np.ndarray) -> None:
-    if _unique(rows):
-        G[rows] += values
-    else:
-        np.add.at(G, np.asarray(rows), values)
+            self.bias.add(st, gout, False)

@@ -4,7 +4,6 @@ rows, and running the plan forward and backward on a batch.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -12,7 +11,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..engine import DomainError, Value
-from .batch import Group, shape_of
+from .batch import Group, Stores, rows_of
 from .plan import Plan, make_plan
 from .trace import DataWatch, Trace, mismatch, signature, trace_row
 
@@ -69,8 +68,8 @@ class Compiled:
         """fn's value for every row of X (shape (batch, nargs)), as shape (batch,)."""
         X = self._as_batch(X)
         plan = self._prepare(X)
-        S, V, _ = self._forward(plan, X, keep=False)
-        return _output(plan, S, V, X.shape[0])
+        st, _ = self._forward(plan, X, keep=False)
+        return _output(plan, st).copy()
 
     def backward(self, X: Any, reduction: Literal["mean", "sum"] = "mean") -> float:
         """Mean of fn over the rows of X; adds d mean / d parameter into each ``.grad``.
@@ -83,29 +82,29 @@ class Compiled:
         X = self._as_batch(X)
         plan = self._prepare(X)
         batch = X.shape[0]
-        S, V, saved = self._forward(plan, X, keep=True)
-        values = _output(plan, S, V, batch)
-        GS = np.zeros(plan.n_const)
-        G = np.zeros((plan.n_var, batch))
-        const, slot = plan.out_slot
+        st, saved = self._forward(plan, X, keep=True)
+        values = _output(plan, st)
+        st.GS = np.zeros(plan.n_const)
+        st.grads = [None] * len(plan.sizes)
+        block, row = plan.root
         seed = 1.0 / batch if reduction == "mean" else 1.0
-        if const:
-            GS[slot] = seed * batch  # every row holds the same value: its slopes add up
-        else:
-            G[slot] = seed
+        if block < 0:
+            st.GS[row] = seed * batch  # every row holds the same value: its slopes add up
+        elif block > 0:  # (block 0: fn returned an input, with nothing behind it)
+            st.grads[block] = np.full((1, batch), seed)
         # Non-finite data give NaN or infinite slopes, as in the eager engine, without
         # NumPy's warnings.
         with np.errstate(all="ignore"):
             for group, state in zip(reversed(plan.groups), reversed(saved)):
                 if state is None:
                     continue
-                gout = GS[group.out][:, None] if group.out_const else G[group.out]
-                group.backward(S, V, GS, G, state, gout)
-        grads = GS[:len(plan.parameters)].tolist()
+                gout = st.GS[group.out][:, None] if group.out_const else st.grads[group.block]
+                group.backward(st, state[0], state[1], gout)
+        grads = st.GS[:len(plan.parameters)].tolist()
         with _accumulating:
             for p, g in zip(plan.parameters, grads):
                 p._grad += g  # the slot: the public property would report a read
-        total = math.fsum(values.tolist())
+        total = float(values.sum())
         return total / batch if reduction == "mean" else total
 
     @property
@@ -122,7 +121,7 @@ class Compiled:
         plan = self._plan
         if plan is None:
             return []
-        return [(d, g.name, shape_of(g.out)[0]) for d, g in zip(plan.depths, plan.groups)]
+        return [(g.depth, g.name, rows_of(g)) for g in plan.groups]
 
     def __repr__(self) -> str:
         name = getattr(self.fn, "__name__", type(self.fn).__name__)
@@ -201,7 +200,7 @@ class Compiled:
         if found != recorded:
             raise mismatch(recorded, found, second_row, "than for row 0", params_by_id)
         parameters = [v for v in first.order if id(v) in param_ids]
-        plan = make_plan(first.order, recorded, parameters, param_ids, self.nargs)
+        plan = make_plan(recorded, parameters, param_ids, self.nargs)
         batch = X.shape[0]
         candidates = range(batch) if self.check == "all" else _spread(batch, self.first_check)
         rows = [r for r in candidates if r not in (0, second_row)]
@@ -222,33 +221,36 @@ class Compiled:
 
     # -- evaluation --------------------------------------------------------------------
     def _forward(self, plan: Plan, X: np.ndarray,
-                 keep: bool) -> tuple[np.ndarray, np.ndarray, list]:
+                 keep: bool) -> tuple[Stores, list]:
         batch = X.shape[0]
         S = plan.const_template.copy()
-        n_params = len(plan.parameters)
-        if n_params:
+        if plan.parameters:
             # The slots, not the public properties: those cost a check for observers each.
-            S[:n_params] = [p._data for p in plan.parameters]
-        V = np.empty((plan.n_var, batch))
-        V[:self.nargs] = X.T
+            S[:len(plan.parameters)] = [p._data for p in plan.parameters]
+        blocks: list[Any] = [None] * len(plan.sizes)
+        blocks[0] = np.ascontiguousarray(X.T)
+        st = Stores(S, blocks, batch, plan.sizes)
         saved: list[Any] = []
         with np.errstate(all="ignore"):  # domain problems are reported below, by row
             for group in plan.groups:
                 try:
-                    state, out, invalid = group.forward(S, V)
+                    state, out, invalid = group.forward(st)
                 except (ArithmeticError, ValueError):
                     # A scalar fallback rule raised: name the row, as eager would.
-                    self._replay(X, X.shape[0] - 1)
+                    self._replay(X, batch - 1)
                     raise
                 if invalid is not None and invalid.any():
                     self._domain_error(X, group, invalid)
                 if group.out_const:
                     S[group.out] = out[:, 0]
                 else:
-                    V[group.out] = out
+                    shape = (plan.sizes[group.block], batch)
+                    if out.shape != shape:  # a rule that ignores its inputs' shape
+                        out = np.broadcast_to(out, shape)
+                    blocks[group.block] = out
                 if keep:
                     saved.append((state, out) if group.needed else None)
-        return S, V, saved
+        return st, saved
 
     def _domain_error(self, X: np.ndarray, group: Group, invalid: np.ndarray) -> None:
         """Replay rows eagerly up to the first bad one and raise the engine's error."""
@@ -278,11 +280,12 @@ def _check_rows(c: Compiled, plan: Plan, X: np.ndarray, rows: Sequence[int],
             raise mismatch(plan.signature, found, r, "than for row 0", params)
 
 
-def _output(plan: Plan, S: np.ndarray, V: np.ndarray, batch: int) -> np.ndarray:
-    const, slot = plan.out_slot
-    if const:
-        return np.full(batch, S[slot])
-    return V[slot].copy()
+def _output(plan: Plan, st: Stores) -> np.ndarray:
+    """fn's value for every row (a view of the stores: copy it before handing it out)."""
+    block, row = plan.root
+    if block < 0:
+        return np.full(st.batch, st.S[row])
+    return st.blocks[block][row]
 
 
 def _spread(batch: int, count: int) -> list[int]:

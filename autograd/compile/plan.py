@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Value
-from .batch import DotGroup, ElementwiseGroup, Group, Operand, SumGroup, compact
+from .batch import ADD, OWN, ZEROS, DotGroup, ElementwiseGroup, Group, Operand, SumGroup
 
 __all__ = ["Plan", "make_plan"]
 
@@ -19,108 +19,257 @@ class Plan:
 
     Built completely by `make_plan`, then published with a single assignment
     (`Compiled._plan`): a thread that sees a plan sees all of it.  Nothing in it changes
-    afterwards; every call keeps its own arrays (S, V, G, GS and the groups' saved
-    state), so several threads can run one plan at once.
+    afterwards; every call keeps its own arrays (`Stores`), so several threads can run
+    one plan at once.
     """
 
-    signature: list[tuple]      # one entry per node (see `signature`)
+    signature: list[tuple]      # one entry per recorded node (see `_signature`)
     parameters: list[Value]     # the leaves fn closes over, in slot order
     param_ids: frozenset[int]
     groups: list[Group]        # in execution order
-    depths: list[int]           # the depth of each group
     n_const: int                # size of the store S (batch-constant nodes)
-    n_var: int                  # rows of the store V (per-row nodes)
     const_template: np.ndarray  # S with the constants filled in
-    out_slot: tuple[bool, int]  # where the root lives: (in S?, slot)
+    sizes: list[int]            # rows of each block (block 0: the columns of X)
+    root: tuple[int, int]       # where fn's value lives: (block, row), block -1: S slot
 
 
-def make_plan(order: list[Value], sig: list[tuple], parameters: list[Value],
-              param_ids: frozenset[int], nargs: int) -> Plan:
-    n = len(order)
+_LEAVES = ("input", "parameter", "constant")
+# Operations whose chains (x1 + x2 + x3 + ..., as Python's sum builds them) become one
+# n-ary node.  Only the first operand is followed, so that the terms keep the order in
+# which eager adds them.
+_CHAINS = ("+",)
+
+
+def _flatten(sig: list[tuple]) -> tuple[list[tuple[int, ...]], list[bool]]:
+    """Every node's parents after flattening chains, and which nodes were absorbed.
+
+    A ``+`` node whose first operand is a ``+`` node used by nothing else takes over
+    that node's operands: ``((a + b) + c) + d`` becomes one node ``+(a, b, c, d)``.
+    The group count then no longer grows with the chain's length.
+    """
+    n = len(sig)
+    uses = [0] * n
+    parents: list[tuple[int, ...]] = [()] * n
+    for i, entry in enumerate(sig):
+        if entry[0] not in _LEAVES:
+            parents[i] = entry[2]
+            for p in entry[2]:
+                uses[p] += 1
+    absorbed = [False] * n
+    for i, entry in enumerate(sig):
+        op = entry[0]
+        if op in _CHAINS and len(entry[2]) == 2:
+            first = entry[2][0]
+            if sig[first][0] == op and uses[first] == 1:
+                parents[i] = parents[first] + entry[2][1:]
+                absorbed[first] = True
+    return parents, absorbed
+
+
+def _levels(nodes: list[int], level: list[int], key: list[Any]) -> list[list[int]]:
+    """Groups of nodes with the same level and key, in level order."""
+    found: dict[tuple, list[int]] = {}
+    for i in nodes:
+        found.setdefault((level[i], key[i]), []).append(i)
+    return [found[k] for k in sorted(found, key=lambda k: (k[0], found[k][0]))]
+
+
+def _ready_first(nodes: list[int], parents: list[tuple[int, ...]], key: list[Any],
+                 latest: list[int]) -> list[list[int]]:
+    """List scheduling: run together every ready node of one key, choosing the key
+    whose ready nodes are the most urgent (lowest latest level), so that nodes that can
+    wait do wait for more of their kind."""
+    interior = set(nodes)
+    waiting = {i: sum(1 for p in parents[i] if p in interior) for i in nodes}
+    users: dict[int, list[int]] = {i: [] for i in nodes}
+    for i in nodes:
+        for p in parents[i]:
+            if p in interior:
+                users[p].append(i)
+    ready: dict[Any, list[int]] = {}
+    for i in nodes:
+        if waiting[i] == 0:
+            ready.setdefault(key[i], []).append(i)
+    order: list[list[int]] = []
+    while ready:
+        k = min(ready, key=lambda k: (min(latest[i] for i in ready[k]), min(ready[k])))
+        members = sorted(ready.pop(k))
+        order.append(members)
+        for m in members:
+            for u in users[m]:
+                waiting[u] -= 1
+                if waiting[u] == 0:
+                    ready.setdefault(key[u], []).append(u)
+    return order
+
+
+def _schedule(nodes: list[int], parents: list[tuple[int, ...]], key: list[Any],
+              depth: list[int]) -> list[list[int]]:
+    """Groups of independent nodes of one key, in an order that respects dependencies.
+
+    Three schedules are tried and the one with the fewest groups kept: by depth (the
+    longest path from a leaf: as early as possible), by latest level (as late as
+    possible without lengthening the longest path), and list scheduling.
+    """
+    top = max((depth[i] for i in nodes), default=0)
+    latest = {i: top for i in nodes}
+    for i in reversed(nodes):
+        for p in parents[i]:
+            if p in latest:
+                latest[p] = min(latest[p], latest[i] - 1)
+    late = [0] * len(depth)
+    for i, level in latest.items():
+        late[i] = level
+    candidates = [_levels(nodes, depth, key), _levels(nodes, late, key),
+                  _ready_first(nodes, parents, key, late)]
+    return min(candidates, key=len)
+
+
+def make_plan(sig: list[tuple], parameters: list[Value], param_ids: frozenset[int],
+               nargs: int) -> Plan:
+    parents, absorbed = _flatten(sig)
+    n = len(sig)
     const = [False] * n
     needs = [False] * n     # a parameter lies behind the node
     depth = [0] * n
-    parents: list[tuple[int, ...]] = [()] * n
     for i, entry in enumerate(sig):
         kind = entry[0]
         if kind == "parameter":
             const[i] = needs[i] = True
         elif kind == "constant":
             const[i] = True
-        elif kind != "input":
-            ps = entry[2]
-            parents[i] = ps
+        elif kind != "input" and not absorbed[i]:
+            ps = parents[i]
             const[i] = all(const[p] for p in ps)
             needs[i] = any(needs[p] for p in ps)
             depth[i] = 1 + max((depth[p] for p in ps), default=0)
 
-    # Slots: parameters first in S (refreshed each call), then constants; the
-    # placeholders first in V (the columns of X).
-    const_slot = [-1] * n
-    var_slot = [-1] * n
-    n_const = 0
-    for i, entry in enumerate(sig):
-        if entry[0] == "parameter":
-            const_slot[i] = n_const
-            n_const += 1
+    interior = [i for i, entry in enumerate(sig)
+                if entry[0] not in _LEAVES and not absorbed[i]]
+    key: list[Any] = [None] * n
+    for i in interior:
+        layout = tuple((const[p], needs[p]) for p in parents[i])
+        key[i] = (sig[i][0], sig[i][1], layout)
+    schedule = _schedule(interior, parents, key, depth)
+
+    # Where each node lives: parameters first in S (refreshed each call), a layer's
+    # weights side by side (see `_parameter_order`), then constants; the placeholders
+    # in block 0 (the columns of X).
+    where: list[tuple[int, int]] = [(-1, -1)] * n   # (block, row), block -1: S slot
+    by_node = dict(zip((i for i, e in enumerate(sig) if e[0] == "parameter"), parameters))
+    slots = _parameter_order(sig, parents, schedule, list(by_node))
+    for slot, i in enumerate(slots):
+        where[i] = (-1, slot)
+    parameters = [by_node[i] for i in slots]
+    n_const = len(slots)
     constants: list[tuple[int, float]] = []
     for i, entry in enumerate(sig):
         if entry[0] == "constant":
-            const_slot[i] = n_const
+            where[i] = (-1, n_const)
             constants.append((n_const, float.fromhex(entry[1])))
             n_const += 1
-    n_var = nargs
-    for i, entry in enumerate(sig):
-        if entry[0] == "input":
-            var_slot[i] = entry[1]
+        elif entry[0] == "input":
+            where[i] = (0, entry[1])
 
-    # Group interior nodes by depth, operation, param and operand layout.
-    groups: dict[tuple, list[int]] = {}
-    for i, entry in enumerate(sig):
-        if entry[0] in ("input", "parameter", "constant"):
-            continue
-        layout = tuple((const[p], needs[p]) for p in entry[2])
-        key = (depth[i], entry[0], entry[1], layout)
-        groups.setdefault(key, []).append(i)
-    keys = sorted(groups, key=lambda k: (k[0], groups[k][0]))
-
-    def slot(i: int) -> int:
-        return const_slot[i] if const[i] else var_slot[i]
-
-    built: list[Group] = []
-    depths: list[int] = []
-    for key in keys:
-        members = groups[key]
+    groups: list[Group] = []
+    sizes = [nargs]
+    for members in schedule:
         out_const = const[members[0]]
-        start = n_const if out_const else n_var
-        for k, i in enumerate(members):
-            if out_const:
-                const_slot[i] = start + k
-            else:
-                var_slot[i] = start + k
         if out_const:
+            out = slice(n_const, n_const + len(members))
+            for k, i in enumerate(members):
+                where[i] = (-1, n_const + k)
             n_const += len(members)
+            block = -1
         else:
-            n_var += len(members)
-        out = slice(start, start + len(members))
-        name, param, layout = key[1], key[2], key[3]
-        param_value = None if param is None else float.fromhex(param)
-        index = np.array([[slot(p) for p in parents[i]] for i in members],
-                         dtype=np.intp).reshape(len(members), len(layout))
-        built.append(_make_group(name, param_value, layout, index, out_const, out))
-        depths.append(key[0])
+            block = len(sizes)
+            sizes.append(len(members))
+            out = slice(0, len(members))
+            for k, i in enumerate(members):
+                where[i] = (block, k)
+        name, param, layout = key[members[0]]
+        group = _make_group(name, None if param is None else float.fromhex(param), layout,
+                            [[where[p] for p in parents[i]] for i in members])
+        group.out_const, group.out, group.block = out_const, out, block
+        group.depth = max(depth[i] for i in members)
+        groups.append(group)
 
     const_template = np.zeros(n_const)
     for s, value in constants:
         const_template[s] = value
     const_template.flags.writeable = False  # each call copies it
-    root = n - 1
-    return Plan(sig, parameters, param_ids, built, depths, n_const, n_var,
-                 const_template, (const[root], slot(root)))
+    root = where[n - 1]
+    _plan_writes(groups, sizes, root[0])
+    return Plan(sig, parameters, param_ids, groups, n_const, const_template, sizes, root)
 
 
-def _make_group(name: str, param: Any, layout: tuple, index: np.ndarray,
-                out_const: bool, out: slice) -> Group:
+def _parameter_order(sig: list[tuple], parents: list[tuple[int, ...]],
+                     schedule: list[list[int]], recorded: list[int]) -> list[int]:
+    """The parameter nodes in slot order: each layer's weights first, row by row, then
+    its biases, so that a layer reads its weight matrix as a view of S (and adds its
+    gradient back the same way); then the others in recorded order."""
+    order: list[int] = []
+    placed: set[int] = set()
+
+    def place(i: int) -> None:
+        if sig[i][0] == "parameter" and i not in placed:
+            placed.add(i)
+            order.append(i)
+
+    for members in schedule:
+        first = members[0]
+        n = (len(parents[first]) - 1) // 2
+        if sig[first][0] != "dot" or all(sig[x][0] == "parameter"
+                                         for x in parents[first][n:2 * n]):
+            continue  # not a layer (an L2 penalty's p . p, say)
+        for m in members:
+            for p in parents[m][:n]:
+                place(p)
+        for m in members:
+            place(parents[m][-1])
+    for i in recorded:
+        place(i)
+    return order
+
+
+def _plan_writes(groups: list[Group], sizes: list[int], root_block: int) -> None:
+    """Decide, once, how each gradient contribution reaches its block.
+
+    Walking the groups in backward order: the first contribution to a block that covers
+    all of it, row by row in order, becomes the block's gradient array (no zero-filling,
+    no addition); a first contribution that covers only part of it allocates the block
+    with zeros; every later one is added.  The root's block is seeded before the walk.
+    """
+    allocated = {root_block}
+    for group in reversed(groups):
+        if not group.needed:
+            continue
+        for operand in group.operands():
+            operand.modes = []
+            for b, rows in operand.targets():
+                whole = isinstance(rows, slice) and rows.start == 0 \
+                    and rows.stop == sizes[b] and operand.pieces == []
+                if b in allocated:
+                    operand.modes.append(ADD)
+                elif whole:
+                    operand.modes.append(OWN)
+                else:
+                    operand.modes.append(ZEROS)
+                allocated.add(b)
+
+
+def _make_group(name: str, param: Any, layout: tuple,
+                locations: list[list[tuple[int, int]]]) -> Group:
+    """The group object for nodes of one key; `locations[m][j]` is where the j-th
+    operand of the m-th node lives ((-1, slot) in S, else (block, row))."""
+    g = len(locations)
+    # For the rare replay of an n-ary node's scalar rule: (in S?, slot or block, row).
+    full = [[(b < 0, slot if b < 0 else b, slot) for b, slot in node] for node in locations]
+
+    def operand(positions: list[int], shape: tuple[int, ...], lay: tuple) -> Operand:
+        return Operand([locations[m][j] for m in range(g) for j in positions], shape,
+                        lay[0], lay[1])
+
     if name == "dot":
         n = (len(layout) - 1) // 2
         classes: dict[tuple, list[int]] = {}
@@ -128,22 +277,23 @@ def _make_group(name: str, param: Any, layout: tuple, index: np.ndarray,
             classes.setdefault((layout[t], layout[n + t]), []).append(t)
         terms = []
         for (w_layout, x_layout), ts in classes.items():
-            w = Operand(w_layout[0], index[:, ts], w_layout[1])
-            x_rows = index[:, [n + t for t in ts]]
-            x = Operand(x_layout[0], x_rows, x_layout[1])
-            shared = None
-            if w.const and not x.const and np.all(x_rows == x_rows[0]):
-                shared = compact(x_rows[0])
+            w = operand(ts, (g, len(ts)), w_layout)
+            xs = [n + t for t in ts]
+            shared = w_layout[0] and not x_layout[0] and all(
+                [locations[m][j] for j in xs] == [locations[0][j] for j in xs]
+                for m in range(g))
+            if shared:
+                x = Operand([locations[0][j] for j in xs], (len(xs),), False, x_layout[1])
+            else:
+                x = operand(xs, (g, len(xs)), x_layout)
             terms.append((w, x, shared))
-        bias = Operand(layout[-1][0], index[:, -1], layout[-1][1])
-        return DotGroup(terms, bias, out_const, out, index,
-                         tuple(lay[0] for lay in layout))
-    if name == "sum":
-        classes = {}
+        bias = operand([2 * n], (g,), layout[-1])
+        return DotGroup(terms, bias, full)
+    if name == "sum" or (name in _CHAINS and len(layout) > 2):
+        sum_classes: dict[tuple, list[int]] = {}
         for t, lay in enumerate(layout):
-            classes.setdefault(lay, []).append(t)
-        return SumGroup([Operand(lay[0], index[:, ts], lay[1])
-                          for lay, ts in classes.items()], out_const, out, index,
-                         tuple(lay[0] for lay in layout))
-    operands = [Operand(lay[0], index[:, j], lay[1]) for j, lay in enumerate(layout)]
-    return ElementwiseGroup(name, param, operands, out_const, out)
+            sum_classes.setdefault(lay, []).append(t)
+        return SumGroup(name, [operand(ts, (g, len(ts)), lay)
+                                for lay, ts in sum_classes.items()], full)
+    return ElementwiseGroup(name, param, [operand([j], (g,), lay)
+                                           for j, lay in enumerate(layout)])
