@@ -1,4 +1,5 @@
-"""The eager engine's numbers for a batch: the reference the compile tests compare with."""
+"""The eager engine's numbers for a batch, the reference the compile tests compare with,
+and the comparison itself."""
 
 from __future__ import annotations
 
@@ -23,3 +24,15 @@ def eager_batch(fn: Callable[..., Value], rows: np.ndarray,
     for p in params:
         p.grad = 0.0
     return np.array([v.data for v in losses]), mean.data, grads
+
+
+RTOL = 1e-12
+
+
+def assert_close(actual: object, expected: object, rtol: float = RTOL) -> None:
+    """Equal to `rtol`, relative to the largest magnitude in play (a value that happens
+    to be near zero is not held to a relative error its rounding cannot meet)."""
+    actual = np.asarray(actual, dtype=float)
+    expected = np.asarray(expected, dtype=float)
+    scale = max(np.max(np.abs(expected), initial=0.0), 1e-300)
+    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)

@@ -13,22 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from compilehelpers import eager_batch
+from compilehelpers import assert_close, eager_batch
 
 import autograd
 import nn
 from autograd import Value
 
-RTOL = 1e-12
 ALPHA = 1e-4
 CLASSES = 3
-
-
-def assert_close(actual, expected, rtol=RTOL):
-    actual = np.asarray(actual, dtype=float)
-    expected = np.asarray(expected, dtype=float)
-    scale = max(np.max(np.abs(expected), initial=0.0), 1e-300)
-    np.testing.assert_allclose(actual, expected, rtol=rtol, atol=rtol * scale)
 
 
 def logsumexp(z):

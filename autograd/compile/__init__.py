@@ -10,10 +10,12 @@ example: its features and its target) that returns one Value -- into a batch fun
   would.
 
 How it works.  On the first call, ``fn`` runs on placeholder leaf Values holding the first
-row, and the graph it builds is recorded in topological order.  Every recorded node
-becomes an array over the batch; nodes of the same operation at the same depth (longest
-path from a leaf) do not depend on each other, so each such group runs as one vectorised
-NumPy call, forward and, in reverse order, backward.  A layer of neurons built with
+row, and the graph it builds is recorded in topological order.  Chains of ``+`` (Python's
+``sum``) become one n-ary node.  Every recorded node becomes an array over the batch,
+except those that depend on parameters and constants only: they are computed once per
+call.  Nodes of one operation that do not depend on each other run together as one
+vectorised NumPy call (a *group*), forward and, in reverse order, backward; the groups
+are scheduled to be as few as the dependencies allow.  A layer of neurons built with
 `autograd.dot` is one group, evaluated as a matrix product.
 
 What the leaves of the recorded graph become (decided by comparing two traces):

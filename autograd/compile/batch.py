@@ -61,11 +61,13 @@ class Operand:
     consecutive: a layer's weights); a per-row one reads ``rows`` of one ``block`` (a
     slice or a flat array) or, when its nodes lie in several blocks, ``pieces`` of
     (block, rows, positions in the operand).  ``modes`` says how each piece receives
-    gradients (see `_plan_writes`).
+    gradients (see `_plan_writes`).  When one node appears several times among ``rows``
+    (``m`` in ``z_k - m`` for every k), its gradients are first added up (``merge``) and
+    then go to ``targets``, each row once.
     """
 
     __slots__ = ("const", "grad", "shape", "size", "index", "unique", "block", "rows",
-                 "pieces", "modes", "reshape")
+                 "pieces", "modes", "reshape", "merge", "target_rows")
 
     def __init__(self, locations: list[tuple[int, int]], shape: tuple[int, ...],
                  const: bool, grad: bool) -> None:
@@ -80,13 +82,22 @@ class Operand:
         self.block = -1
         self.rows: Any = None
         self.index: Any = None
+        self.merge: tuple[np.ndarray, np.ndarray] | None = None
+        self.target_rows: Any = None
         if const:
             self.index = _as_slice(np.array([slot for _, slot in locations], dtype=np.intp))
             return
         blocks = sorted({b for b, _ in locations})
         if len(blocks) == 1:
             self.block = blocks[0]
-            self.rows = _as_slice(np.array([r for _, r in locations], dtype=np.intp))
+            rows = np.array([r for _, r in locations], dtype=np.intp)
+            self.rows = self.target_rows = _as_slice(rows)
+            if not self.unique:
+                # Sorted by row, each run of equal rows is summed by one reduceat.
+                order = np.argsort(rows, kind="stable")
+                targets, starts = np.unique(rows[order], return_index=True)
+                self.merge = (order, starts)
+                self.target_rows = _as_slice(targets)
             return
         for b in blocks:
             positions = np.array([k for k, (bb, _) in enumerate(locations) if bb == b],
@@ -99,7 +110,7 @@ class Operand:
         if self.const:
             return []
         if self.block >= 0:
-            return [(self.block, self.rows)]
+            return [(self.block, self.target_rows)]
         return [(b, rows) for b, rows, _ in self.pieces]
 
     def constants(self, S: np.ndarray) -> np.ndarray:
@@ -131,38 +142,51 @@ class Operand:
         else:  # the same node twice: fancy += would keep only one contribution
             np.add.at(GS, self.index, np.broadcast_to(total, self.shape).ravel())
 
-    def add(self, st: Stores, contribution: Any, fresh: bool) -> None:
+    def add(self, st: Stores, contribution: Any, fresh: bool) -> bool:
         """Add d root / d operand (broadcastable to shape + (batch or 1,)) into the
-        gradients.  `fresh`: the contribution is a new array that nobody else holds."""
+        gradients.  `fresh`: the contribution is an array that nobody else will change,
+        which may become a block's gradient as it is; returns True if it did."""
         if self.const:
             self.add_constants(st.GS, np.add.reduce(contribution, axis=-1))
-            return
+            return False
         batch = st.batch
         if self.block < 0:
             full = self.shape + (batch,)
             flat = np.broadcast_to(contribution, full).reshape(self.size, batch)
             for (b, rows, positions), mode in zip(self.pieces, self.modes):
                 _add_rows(st, b, rows, mode, self.unique, flat[positions])
-            return
+            return False
+        if self.merge is not None:
+            order, starts = self.merge
+            full = self.shape + (batch,)
+            flat = np.broadcast_to(contribution, full).reshape(self.size, batch)
+            contribution = (np.add.reduce(flat, axis=0, keepdims=True) if starts.size == 1
+                            else np.add.reduceat(flat[order], starts, axis=0))
+            fresh = True
         mode = self.modes[0]
         if mode == OWN:  # the first gradient of the whole block becomes its array
-            full = self.shape + (batch,)
-            if not (fresh and contribution.shape == full and contribution.flags.c_contiguous):
-                contribution = np.array(np.broadcast_to(contribution, full))
-            st.grads[self.block] = contribution.reshape(self.size, batch) \
-                if self.reshape else contribution
-            return
+            shape = (st.sizes[self.block], batch)
+            if fresh and contribution.flags.c_contiguous and contribution.size == shape[0] \
+                    * batch and contribution.shape[-1] == batch:
+                st.grads[self.block] = contribution.reshape(shape)
+                return True
+            full = shape if self.merge is not None else self.shape + (batch,)
+            st.grads[self.block] = np.array(np.broadcast_to(contribution, full)).reshape(shape)
+            return False
         if mode == ZEROS:
             st.grads[self.block] = np.zeros((st.sizes[self.block], batch))
-        rows = self.rows
+        rows = self.target_rows
         if isinstance(rows, slice):  # a view: added in place, broadcasting as needed
             view = st.grads[self.block][rows]
-            if self.reshape:
+            if self.reshape and self.merge is None:
                 view = view.reshape(self.shape + (batch,))
             view += contribution
-            return
-        values = np.broadcast_to(contribution, self.shape + (batch,)).reshape(self.size, batch)
-        _add_rows(st, self.block, rows, ADD, self.unique, values)
+            return False
+        if self.merge is None:
+            contribution = np.broadcast_to(contribution, self.shape + (batch,)) \
+                .reshape(self.size, batch)
+        st.grads[self.block][rows] += contribution  # rows unique here
+        return False
 
 
 def _add_rows(st: Stores, block: int, rows: Any, mode: str, unique: bool,
@@ -223,11 +247,14 @@ class ElementwiseGroup(Group):
 
     def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
         locals_ = self.rule.derivative(*saved, out, self.param)
+        # Nothing reads this group's gradient after its backward: one operand may take it
+        # over as its own where the gradient passes through unchanged (+, -).
+        given = False
         for operand, local in zip(self.args, locals_):
             if not operand.grad:
                 continue
             if isinstance(local, (int, float)) and local == 1.0:
-                operand.add(st, gout, False)  # + and -: the gradient passes through
+                given = operand.add(st, gout, not given) or given
             else:
                 operand.add(st, gout * local, True)
 
@@ -354,5 +381,5 @@ class DotGroup(_NaryGroup):
                     w.add(st, g3 * X, True)
                 if x.grad:
                     x.add(st, g3 * W, True)
-        if self.bias.grad:
-            self.bias.add(st, gout, False)
+        if self.bias.grad:  # the last to read gout: it may take it over
+            self.bias.add(st, gout, True)
