@@ -24,10 +24,11 @@ bench: system-deps $(STAMP)
 	$(PY) benchmarks/run.py
 
 # The pictures of docs/drawing.md, docs/tour.md and docs/nn.md, drawn by docs/make_*pictures.py.
-docs-images: system-deps $(STAMP)
+docs-images: system-deps browser-deps $(STAMP)
 	$(PY) docs/make_pictures.py
 	$(PY) docs/make_tour_pictures.py
 	$(PY) docs/make_nn_pictures.py
+	$(PY) docs/make_page_pictures.py
 
 # $(call apt-install,PACKAGES,WHAT IS MISSING): as root, install Debian packages with
 # apt-get; otherwise say which command would, and stop.  (No commas in the arguments.)

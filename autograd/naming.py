@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from .engine import OPS, Value
 
 __all__ = ["Dialect", "Latex", "ValueNames", "derivative_rule", "expression", "wrap",
+           "short_scope",
            "clean_label", "NAME_WIDTH", "SUM", "PRODUCT", "UNARY", "POWER", "ATOM"]
 
 NAME_WIDTH = 40  # characters of a readable name before its inner parts become '…'
@@ -68,7 +69,9 @@ class Dialect:
         return f"{base}^{exponent}"
 
     def fraction(self, top: str, bottom: str) -> str:
-        return f"{top}/{bottom}"
+        def part(text: str) -> str:  # one word or number as it is, anything else bracketed
+            return text if re.fullmatch(r"[\w.]+", text) else self.paren(text)
+        return f"{part(top)}/{part(bottom)}"
 
     def sqrt(self, arg: str) -> str:
         return f"sqrt({arg})"
@@ -175,10 +178,12 @@ def clean_label(text: str) -> str:
 class ValueNames:
     """A readable, unique name per Value in one derivation, in either dialect.
 
-    A labelled Value is its label (qualified by its scope when two labels clash: every
-    neuron has a 'w0'); an unlabelled leaf is its number; an unlabelled result is its
-    operation on its operands' names, nested as deep as fits in `NAME_WIDTH` characters
-    (deeper parts become '…').  Names still equal after that get a ' [2]', ' [3]'.
+    A labelled Value is its label, qualified by its shortened scope when labels clash
+    (every neuron has a 'w0': 'l0.n3.w0' is layers.0.neurons.3's); an unlabelled leaf is
+    its number; an unlabelled result is its operation on its operands' names, nested as
+    deep as fits in the width (deeper parts become '…'), saying its scope once in front
+    when its labels would need it ('l0.n3: tanh(w0·x1 + b)').  Names still equal after
+    that get a ' [2]', ' [3]'.
     """
 
     def __init__(self, digits: int, order: Sequence[Value] = (), width: int = NAME_WIDTH
@@ -195,12 +200,22 @@ class ValueNames:
                 scopes.setdefault(v.label, set()).add(v.scope)
         self._qualify = {label for label, found in scopes.items() if len(found) > 1}
 
-    def _label(self, v: Value) -> str | None:
+    def _label(self, v: Value, context: str | None = None) -> str | None:
+        """The label, qualified by the (shortened) scope where labels clash, unless the
+        name is read inside that scope's own expression."""
         if not v.label:
             return None
-        if v.label in self._qualify and v.scope:
-            return clean_label(f"{v.scope}.{v.label}")
+        if v.label in self._qualify and v.scope and v.scope != context:
+            return clean_label(f"{short_scope(v.scope)}.{v.label}")
         return clean_label(v.label)
+
+    def _top(self, v: Value, depth: int, d: Dialect) -> tuple[str, int]:
+        """The whole name: an unlabelled result inside a scope whose labels clash with
+        others' ('w0' in every neuron) says its scope once, 'l0.n3: tanh(w0·x1 + b)'."""
+        if v.label or v.is_leaf or not v.scope or not self._qualify:
+            return self._render(v, depth, d)
+        text = self._render(v, depth, d, v.scope)[0]
+        return f"{d.label(clean_label(short_scope(v.scope)))}: {text}", SUM
 
     def name(self, v: Value, dialect: Dialect) -> str:
         return self.part(v, dialect)[0]
@@ -209,7 +224,7 @@ class ValueNames:
         """(name, precedence): a name that is an expression binds like one."""
         if v not in self._suffix:
             self._register(v)
-        base, precedence = self._render(v, self._depth[v], dialect)
+        base, precedence = self._top(v, self._depth[v], dialect)
         n = self._suffix[v]
         if n == 1:
             return base, precedence
@@ -217,10 +232,10 @@ class ValueNames:
 
     def _register(self, v: Value) -> None:
         depth = 4
-        while depth > 1 and len(self._render(v, depth, self._text)[0]) > self.width:
+        while depth > 1 and len(self._top(v, depth, self._text)[0]) > self.width:
             depth -= 1
         self._depth[v] = depth
-        key = self._render(v, depth, self._text)[0]
+        key = self._top(v, depth, self._text)[0]
         if v.is_leaf and not v.label:  # a constant: its number is its name, however often
             self._suffix[v] = 1
             return
@@ -228,9 +243,10 @@ class ValueNames:
         same.append(v)
         self._suffix[v] = len(same)
 
-    def _render(self, v: Value, depth: int, d: Dialect) -> tuple[str, int]:
+    def _render(self, v: Value, depth: int, d: Dialect,
+                context: str | None = None) -> tuple[str, int]:
         """(text, precedence) of `v` as an expression, `depth` levels deep."""
-        label = self._label(v)
+        label = self._label(v, context)
         if label is not None:
             return d.label(label), ATOM
         if v.is_leaf:
@@ -238,7 +254,19 @@ class ValueNames:
             return (d.paren(text), ATOM) if text.startswith("-") else (text, ATOM)
         if depth <= 0:
             return d.ellipsis, ATOM
-        return expression(v, [self._render(p, depth - 1, d) for p in v.parents], d)
+        return expression(v, [self._render(p, depth - 1, d, context) for p in v.parents], d)
+
+
+def short_scope(scope: str) -> str:
+    """A scope as a qualifier: each name followed by a number shortened to its initial,
+    'layers.0.neurons.3' -> 'l0.n3'; names without a number stay whole."""
+    parts: list[str] = []
+    for part in scope.split("."):
+        if part.isdigit() and parts and parts[-1].isalpha():
+            parts[-1] = parts[-1][0] + part
+        else:
+            parts.append(part)
+    return ".".join(parts)
 
 
 def wrap(part: tuple[str, int], at_least: int, d: Dialect) -> str:
@@ -275,6 +303,8 @@ def expression(v: Value, args: list[tuple[str, int]], d: Dialect) -> tuple[str, 
         n = (len(args) - 1) // 2
         products = [f"{wrap(args[i], PRODUCT, d)}{d.dot}{wrap(args[n + i], UNARY, d)}"
                     for i in range(n)]
+        if n > 3:  # a neuron's weighted sum: the first and last products show the pattern
+            products = [products[0], d.ellipsis, products[-1]]
         return " + ".join([*products, args[-1][0]]), SUM
     if op == "leaky_relu":
         return d.call(d.function(op), f"{args[0][0]}, {d.constant(v.param)}"), ATOM
@@ -337,6 +367,14 @@ def derivative_rule(child: Value, k: int, names: ValueNames, d: Dialect) -> tupl
         return (f"1 if {arg(0)[0]} > 0 else {d.constant(child.param)}" if type(d) is Dialect
                 else d.indicator(f"{arg(0)[0]} > 0") + f" + {d.constant(child.param)}"
                 + d.indicator(f"{arg(0)[0]} \\le 0")), SUM
+    if op == "atan":
+        return d.fraction("1", f"1 + {d.power(wrap(arg(0), ATOM, d), '2')}"), PRODUCT
+    if op in ("maximum", "minimum"):  # the chosen operand takes the gradient; a tie halves it
+        mine, other = arg(k)[0], arg(1 - k)[0]
+        wins = ">" if op == "maximum" else "<"
+        half = r"\tfrac{1}{2}" if isinstance(d, Latex) else "½"
+        return (f"{d.indicator(f'{mine} {wins} {other}')} + "
+                f"{half}{d.indicator(f'{mine} = {other}')}"), SUM
     if op == "softplus":
         return d.call(d.function("sigmoid"), arg(0)[0]), ATOM
     if op == "sin":

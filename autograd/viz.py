@@ -35,22 +35,26 @@ pass in the engine's order, showing each chain-rule product.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import math
 import os
 import re
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import graphviz
 
+from . import numeric_gradients
 from ._html import CSS, JS, PAGE
 from .engine import Value, _as_float, chain_rule, topological_order
+from .naming import ATOM, SUM, Dialect, ValueNames, derivative_rule, expression
 
 __all__ = [
-    "draw_dot", "export_html", "GradientGraph", "GraphTooLargeError",
+    "draw_dot", "export_html", "page_data", "Page", "GradientGraph", "GraphTooLargeError",
     "GraphvizNotFoundError", "node_kind", "scope_levels", "DECADES", "SCALE_FILLS",
     "VANISHING_FILL", "NAN_FILL", "INF_FILL",
 ]
@@ -62,6 +66,9 @@ __all__ = [
 # --------------------------------------------------------------------------------------
 
 DECADES = 6  # colour steps below the largest |grad|; below that a gradient is vanishing
+# Characters of a label or scope drawn before '…' shortens it: escaped (up to 6 bytes a
+# character, 4 in UTF-8), it stays far below the 16384 bytes dot accepts in one string.
+MAX_LABEL = 1000
 SCALE_FILLS = ("#2171b5", "#4292c6", "#6baed6", "#9ecae1", "#c6dbef", "#deebf7")
 SCALE_FONTS = ("#ffffff", "#ffffff", "#10253f", "#10253f", "#10253f", "#10253f")
 EDGE_WIDTHS = ("3.5", "3", "2.5", "2", "1.5", "1")
@@ -158,11 +165,14 @@ def _escape(text: str, for_dot: bool = True) -> str:
     """User text made safe inside an HTML-like Graphviz label (or, with ``for_dot=False``,
     inside an HTML page).
 
-    & < > " ' become entities; control characters (which XML forbids) become spaces.  For
+    & < > " ' become entities; control characters (which XML forbids) become spaces; a
+    text longer than `MAX_LABEL` characters is shortened with '…'.  For
     dot a backslash is doubled too, or dot would read ``\\N`` as the node's name, and ']'
     becomes ``&#93;``: dot (2.43) rejects a label text that is just ']' or ']]'.
     """
     cleaned = "".join(" " if ord(c) < 32 or ord(c) == 127 else c for c in text)
+    if len(cleaned) > MAX_LABEL:  # dot refuses a string over 16384 bytes once escaped
+        cleaned = cleaned[:MAX_LABEL - 1] + "…"
     escaped = html.escape(cleaned, quote=True)
     if not for_dot:
         return escaped
@@ -268,6 +278,7 @@ class _Item:
     node_id: str
     cluster: str  # scope level of the cluster box it sits in ('' = top level)
     attrs: dict[str, str]
+    members: list[int] = field(default_factory=list)  # a collapsed group's Values
 
 
 @dataclass
@@ -469,14 +480,8 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
                 and owner[i] == f"v{i}"}
     count += sum(len(order[i].parents) - 1 for i in expanded)  # a '*' and a box per term
     if count > max_nodes:
-        hint = {None: "Try collapse='neuron' or collapse='layer' (one box per neuron or "
-                      "layer of a network), or pass",
-                "neuron": "Try collapse='layer' (one box per layer), or pass",
-                }.get(collapse, "Pass")
-        raise GraphTooLargeError(
-            f"{where}: the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
-            f"a drawing that size is unreadable and slow to lay out. {hint} a larger "
-            "max_nodes.")
+        raise _too_large(count, max_nodes, where, collapse)
+    _check_labels(order, where)
 
     # Edges, with the gradient that flows back along each: upstream grad x local slope.
     edges: list[_Edge] = []
@@ -553,7 +558,7 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
             outputs = [order[j] for j in members if j in used_outside]
             items.append(_Item(tag, cluster_of[i], _group_attrs(
                 _level_name(level_of[tag], cluster_of[i]), [order[j] for j in members],
-                outputs, root, pending, grad_reference, tag, by_sign)))
+                outputs, root, pending, grad_reference, tag, by_sign), list(members)))
             continue
         kind = node_kind(v, root)
         for k, term in enumerate(products.get(i, ())):
@@ -703,6 +708,23 @@ def _caption(layout: _Layout, legend: bool, title: str | None,
         return None
     return ('<<TABLE BORDER="0" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4">'
             + "".join(rows) + "</TABLE>>")
+
+
+def _too_large(count: int, max_nodes: int, where: str, collapse: str | None,
+               scoped: bool | None = None) -> GraphTooLargeError:
+    """The refusal of a graph with more drawn nodes than `max_nodes`.  Its hint suggests
+    collapsing unless `scoped` is False (collapsing needs scopes, which `nn` networks
+    have; the page checks, so that its hint names only what works)."""
+    hint = "Pass"
+    if scoped is not False:
+        hint = {None: "Try collapse='neuron' or collapse='layer' (one box per neuron or "
+                      "layer of a network), or pass",
+                "neuron": "Try collapse='layer' (one box per layer), or pass",
+                }.get(collapse, "Pass")
+    return GraphTooLargeError(
+        f"{where}: the graph has {count} nodes to draw, more than max_nodes={max_nodes}; "
+        f"a drawing that size is unreadable and slow to lay out. {hint} a larger "
+        "max_nodes.")
 
 
 def _check_max_nodes(max_nodes: object, where: str) -> None:
@@ -906,51 +928,117 @@ def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
 # The step-through page.
 # --------------------------------------------------------------------------------------
 
-def _names(order: list[Value]) -> list[str]:
-    """A name per Value for the page: its label, made unique with '#i' when repeated
-    (every neuron has a 'w0'); '#i' alone for a Value without a label."""
-    uses: dict[str, int] = {}
-    for v in order:
-        uses[v.label] = uses.get(v.label, 0) + 1
-    return [v.label if v.label and uses[v.label] == 1 else f"{v.label}#{i}"
-            for i, v in enumerate(order)]
+PAGE_NAME_WIDTH = 32  # characters of a value's name on the page before '…' shortens it
+MAX_PAGE_VALUES = 20_000  # a page steps through every value: more would be tens of MB
+QUIZ_TOLERANCE = (1e-3, 1e-3)  # an answer is right within 0.001, or 0.1% of its size
 
 
-def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict], list[float]]:
+def _names(order: Sequence[Value]) -> list[str]:
+    """A name per Value for the page: its label (qualified by its scope where neurons
+    share labels such as 'w0'), else its operation on its operands' names ('x·w + b');
+    never a bare number."""
+    names = ValueNames(4, order, width=PAGE_NAME_WIDTH)
+    return [names.name(v, Dialect(4)) for v in order]
+
+
+def _operand(name: str) -> str:
+    """A name inside a formula: in parentheses unless it is one word."""
+    return name if re.fullmatch(r"[\w.\[\] ]+", name) and " " not in name else f"({name})"
+
+
+def _number(x: float) -> str:
+    """A number inside a formula: `_short`, a negative one in parentheses."""
+    text = _short(x)
+    return f"({text})" if text.startswith("-") else text
+
+
+def _operand_number(x: float) -> tuple[str, int]:
+    """A number as an operand of `expression`: a negative one binds like a sum, so that it
+    is put in parentheses inside a product but not as a function's argument."""
+    text = _short(x)
+    return text, SUM if text.startswith("-") else ATOM
+
+
+def _ids(i: int, v: Value, owner: Sequence[str]) -> tuple[str, str | None]:
+    """The drawn ids of Value i: its box (or its collapsed group's) and its operation."""
+    if owner[i] != f"v{i}":
+        return owner[i], None
+    return f"v{i}", None if v.is_leaf else f"o{i}"
+
+
+def _edge_id(i: int, k: int, order: Sequence[Value], index: dict[Value, int],
+             owner: Sequence[str]) -> str | None:
+    """The drawn id of the edge from Value i's k-th operand to its operation (as _layout
+    names it: a collapsed end merges edges into one), or None inside a group."""
+    tail = owner[index[order[i].parents[k]]]
+    head = owner[i] if owner[i] != f"v{i}" else f"o{i}"
+    if tail == head:
+        return None
+    if tail.startswith("g") or head.startswith("g"):
+        return f"e_{tail}_{head}"
+    return f"e{i}_{k}"
+
+
+def _line(key: str, label: str, x: float | str) -> list[str]:
+    """A panel line: [key, label, shown text, full precision for hover]."""
+    if isinstance(x, str):
+        return [key, label, x, x]
+    return [key, label, _short(x), repr(x)]
+
+
+def _steps(root: Value, order: list[Value], gradient: float,
+           owner: Sequence[str] | None = None) -> tuple[list[dict], list[float]]:
     """The forward steps, then one step per chain-rule product of backward.
 
     The backward replay does exactly what `Value.backward` does, in the same order and
     with the same float operations, starting from zero gradients (as after zero_grad),
-    so every number shown is the number the engine computes.
+    so every number shown is the number the engine computes.  Each step carries its
+    equation with the values' names and their numbers substituted; a backward step also
+    carries the question the quiz asks.  `owner` maps Value i to the id drawn for it
+    ('v5', or a collapsed group's 'g3').
     """
-    index = {v: i for i, v in enumerate(order)}
-    names = _names(order)
+    owner = [f"v{i}" for i in range(len(order))] if owner is None else owner
+    index = {v: i for i, v in enumerate(order)}  # Values hash by identity
+    naming = ValueNames(4, order, width=PAGE_NAME_WIDTH)
+    text = Dialect(4)
+    names = [naming.name(v, text) for v in order]
     steps: list[dict] = []
     for i, v in enumerate(order):
+        box, op_id = _ids(i, v, owner)
         if v.is_leaf:
             kind = node_kind(v, root)
-            steps.append({"phase": "forward", "node": i, "focus": [f"v{i}"], "edges": [],
+            steps.append({"phase": "forward", "node": i, "focus": [box], "edges": [],
                           "title": f"Forward: {names[i]} is a leaf ({kind})",
-                          "lines": [["kind", "kind", kind], ["data", "data", repr(v.data)]],
+                          "lines": [_line("kind", "kind", kind),
+                                    _line("data", f"{names[i]}.data", v.data)],
+                          "equation": f"{names[i]} = {_short(v.data)}   ({kind})",
                           "grads": {}})
             continue
-        parents = ", ".join(names[index[p]] for p in v.parents)
-        op = _op_text(v)
-        steps.append({"phase": "forward", "node": i, "focus": [f"v{i}", f"o{i}"],
-                      "edges": [f"e{i}_{k}" for k in range(len(v.parents))] + [f"e{i}"],
-                      "title": f"Forward: {names[i]} = {op}({parents})",
-                      "lines": [["inputs", "input data",
-                                 ", ".join(repr(p.data) for p in v.parents)],
-                                ["data", f"{names[i]}.data", repr(v.data)]],
+        formula = expression(v, [naming.part(p, text) for p in v.parents], text)[0]
+        numbers = expression(v, [_operand_number(p.data) for p in v.parents], text)[0]
+        edges = [_edge_id(i, k, order, index, owner) for k in range(len(v.parents))]
+        steps.append({"phase": "forward", "node": i,
+                      "focus": [box] + ([op_id] if op_id else []),
+                      "edges": [e for e in edges if e] + ([f"e{i}"] if op_id else []),
+                      "title": f"Forward: {names[i]} = {formula}" if v.label
+                               else f"Forward: {names[i]} ({_op_text(v)})",
+                      "lines": [_line("op", "operation", _op_text(v)),
+                                _line("inputs", "inputs", ", ".join(
+                                    f"{names[index[p]]} = {_short(p.data)}"
+                                    for p in v.parents)),
+                                _line("data", f"{names[i]}.data", v.data)],
+                      "equation": (f"{names[i]} = {formula} = " if v.label
+                                   else f"{names[i]} = ") + f"{numbers} = {_short(v.data)}",
                       "grads": {}})
 
     running = dict.fromkeys(order, 0.0)  # Values hash by identity
     running[root] += gradient
     r = index[root]
-    steps.append({"phase": "seed", "node": r, "focus": [f"v{r}"], "edges": [],
-                  "title": f"Backward starts: {names[r]}.grad = {gradient!r}",
-                  "lines": [["seed", f"{names[r]}.grad (seed)", repr(gradient)]],
-                  "equation": f"{names[r]}.grad = {gradient!r}   (d{names[r]}/d{names[r]} = 1)",
+    steps.append({"phase": "seed", "node": r, "focus": [_ids(r, root, owner)[0]], "edges": [],
+                  "title": f"Backward starts: {names[r]}.grad = {_short(gradient)}",
+                  "lines": [_line("seed", f"{names[r]}.grad (seed)", gradient)],
+                  "equation": f"{names[r]}.grad = ∂{_operand(names[r])}/∂"
+                              f"{_operand(names[r])} = {_short(gradient)}",
                   "grads": {str(j): repr(g) for j, g in enumerate(running.values())}})
     for node, parent, k, g, local in chain_rule(order, running):
         i = index[node]
@@ -958,70 +1046,222 @@ def _steps(root: Value, order: list[Value], gradient: float) -> tuple[list[dict]
         contribution = g * local
         before = running[parent]
         running[parent] += contribution
-        formula = node._fn.formula  # an edge's child always has an operation
+        child, target = _operand(names[i]), _operand(names[j])
+        partial = f"∂{child}/∂{target}"
+        rule = derivative_rule(node, k, naming, text)
+        rule_text = f"{partial} = {rule[0]}" if rule is not None else \
+            f"{node._fn.formula} (the rule of {_op_text(node)})"
+        box, _ = _ids(j, parent, owner)
+        edge = _edge_id(i, k, order, index, owner)
+        own = _ids(i, node, owner)
+        head = f"{target}.grad += {child}.grad × {partial}"
         steps.append({
-            "phase": "backward", "node": j, "focus": [f"v{j}", f"o{i}"],
-            "edges": [f"e{i}_{k}"],
-            "title": f"Backward: {names[i]} ({_op_text(node)}) sends gradient to "
-                     f"{names[j]}",
-            "lines": [["upstream", f"upstream {names[i]}.grad", repr(g)],
-                      ["local", f"local d{names[i]}/d{names[j]}", repr(local)],
-                      ["contribution", "contribution", repr(contribution)],
-                      ["before", f"{names[j]}.grad before", repr(before)],
-                      ["grad", f"{names[j]}.grad now", repr(running[parent])],
-                      ["rule", f"rule of {_op_text(node)}", formula]],
-            "equation": f"{names[j]}.grad += {names[i]}.grad × d{names[i]}/d{names[j]}",
+            "phase": "backward", "node": j,
+            "focus": [box] + ([own[1]] if own[1] else [own[0]]),
+            "edges": [edge] if edge else [],
+            "title": f"Backward: {names[i]} sends gradient to {names[j]}",
+            "lines": [_line("upstream", f"{child}.grad (upstream)", g),
+                      _line("rule", "local derivative", rule_text),
+                      _line("local", partial, local),
+                      _line("contribution", f"{child}.grad × {partial}", contribution),
+                      _line("before", f"{target}.grad before", before),
+                      _line("grad", f"{target}.grad now", running[parent])],
+            "equation": f"{head} = {_number(g)} × {_number(local)} = {_short(contribution)}",
+            "question": {"target": f"{target}.grad", "answer": repr(running[parent]),
+                         "shown": _short(running[parent]),
+                         "equation": f"{head} = {_number(g)} × ? = ?"},
             "grads": {str(j): repr(running[parent])}})
     return steps, list(running.values())
 
 
+def _final_gradients(order: Sequence[Value], gradient: float) -> list[float]:
+    """seed x d root / d v for every v, by backward's walk and float operations."""
+    grads = dict.fromkeys(order, 0.0)
+    grads[order[-1]] += gradient
+    for _node, parent, _k, g, local in chain_rule(order, grads):
+        grads[parent] += g * local
+    return list(grads.values())
+
+
+def _check_labels(order: Sequence[Value], where: str) -> None:
+    """Refuse a label or scope that cannot be written as UTF-8 (a lone surrogate such as
+    '\ud800'), naming the Value, before anything is drawn or written."""
+    for v in order:
+        for what, text in (("label", v.label), ("scope", v.scope)):
+            bad = next((k for k, c in enumerate(text) if 0xD800 <= ord(c) <= 0xDFFF), None)
+            if bad is not None:
+                raise ValueError(
+                    f"{where}: the {what} of Value(data={v._data!r}) holds a lone surrogate "
+                    f"{text[bad]!r} at position {bad}, which cannot be written as UTF-8; "
+                    f"give it a {what} of real characters")
+
+
+class Page(str):
+    """The path `export_html` wrote (a str, as before), which Jupyter displays inline:
+    ``_repr_html_`` embeds the page in an iframe, with its script running."""
+
+    html: str
+
+    def __new__(cls, path: str, html_text: str) -> Page:
+        page = super().__new__(cls, path)
+        page.html = html_text
+        return page
+
+    def _repr_html_(self) -> str:
+        return (f'<iframe srcdoc="{html.escape(self.html, quote=True)}" '
+                'style="width: 100%; height: 760px; border: 1px solid #e3e3de" '
+                'title="chainrule: step through backpropagation"></iframe>')
+
+
 def export_html(root: Value, path: str | os.PathLike[str], *, gradient: float = 1.0,
-                max_nodes: int = 150, title: str | None = None) -> str:
+                max_nodes: int = 150, title: str | None = None, collapse: str | None = None,
+                quiz: bool = False) -> Page:
     """Write a self-contained HTML page that steps through forward and backward.
 
     Prev / Next / Play (and the arrow keys) walk the forward pass node by node, then
     the backward pass in the engine's order (reversed `topological_order`): each step
-    shows upstream grad x local derivative = contribution and the running ``.grad`` of
-    the Value it updates.  The numbers are those of a backward pass from zero gradients
-    with seed `gradient`, computed with the engine's own derivative rules; ``.grad`` of
-    the graph is left untouched.  Needs Graphviz's `dot`; returns the path written.
+    shows its equation with the values' names and numbers,
+    ``w0.grad += out.grad × ∂out/∂w0 = 1.0000 × 0.0917 = 0.0917``.  The numbers are those
+    of a backward pass from zero gradients with seed `gradient`, computed with the
+    engine's own derivative rules; ``.grad`` of the graph is left untouched.
+
+    The drawing fits the window, zooms (wheel, + and −) and pans (drag), and follows the
+    current step at a readable size.  ``#step=N`` at the end of the address opens step
+    N.  Every value's gradient is checked against a central-difference estimate computed
+    here (`autograd.numeric_gradients`); a disagreement is marked on the drawing and in
+    the panel.  ``collapse='neuron'`` or ``'layer'`` draws one box per neuron or layer, as
+    `draw_dot` does.  ``quiz=True`` hides the gradients: at each backward step the reader
+    types the value, checked within 0.001 (or 0.1%), with a score at the end.
+
+    Refuses a graph with more than `max_nodes` drawn nodes (`GraphTooLargeError`) before
+    any work.  Needs Graphviz's `dot`; the file is replaced atomically.  Returns the path
+    written, as a `Page` (a str) that Jupyter displays inline.
     """
     if not isinstance(root, Value):
         raise TypeError(f"export_html: root must be a Value, got {type(root).__name__}")
     seed = _as_float(gradient, "export_html")
     _check_max_nodes(max_nodes, "export_html")
+    if collapse is not None and (not isinstance(collapse, str) or not collapse):
+        raise ValueError(f"export_html: collapse must be None or a scope word such as "
+                         f"'neuron' or 'layer', got {collapse!r}")
+    if not isinstance(quiz, bool):
+        raise TypeError(f"export_html: quiz must be True or False, got {quiz!r}")
     order = topological_order(root)
-    steps, final = _steps(root, order, seed)
-    names = _names(order)  # drawn on the boxes too, so '#5' in a step can be found
-    layout = _layout(root, None, max_nodes, None, page_grads=final, where="export_html",
+    # The size first: a graph too large is refused before any step is computed.
+    scoped = any(v.scope for v in order)
+    if collapse is None:
+        count = len(order) + sum(1 for v in order if not v.is_leaf)
+        if count > max_nodes:
+            raise _too_large(count, max_nodes, "export_html", None, scoped)
+    if len(order) > MAX_PAGE_VALUES:
+        raise GraphTooLargeError(
+            f"export_html: the graph has {len(order)} values, more than a page steps through "
+            f"({MAX_PAGE_VALUES}); draw it with draw_dot(..., collapse=...) or write one "
+            "gradient's derivation with autograd.explain")
+    _check_labels(order, "export_html")
+    final = _final_gradients(order, seed)
+    names = _names(order)  # drawn on the boxes too, so every name in a step can be found
+    layout = _layout(root, collapse, max_nodes, None, page_grads=final, where="export_html",
                      page_names=names)
+    owner = _owners(layout, len(order))
+    index = {v: i for i, v in enumerate(order)}  # Values hash by identity
+    users: dict[Value, list[Value]] = {}
+    for v in order:
+        for p in v.parents:
+            users.setdefault(p, []).append(v)
+    # A collapsed box shows the gradient of its one output (a neuron's activation): drawn
+    # with the final number, so that dot sizes the box for it; the script starts at '—'.
+    shown_by_group = {}
+    for item in layout.items:
+        outputs = [i for i in item.members
+                   if order[i] is root or any(owner[index[c]] != item.node_id
+                                              for c in users.get(order[i], ()))]
+        if len(outputs) == 1:
+            shown_by_group[outputs[0]] = item.node_id
+            item.attrs["label"] = item.attrs["label"].replace(
+                " · grad —", f" · grad {_short(final[outputs[0]])}", 1)
+    steps, replayed = _steps(root, order, seed, owner)
+    assert replayed == final or any(math.isnan(g) for g in final)
     graph = _to_digraph(layout, "svg", "LR", False, None)
+    if collapse is not None:
+        graph.graph_attr.update(ordering="in", mclimit="0.01")
     try:
         svg = graph.pipe(format="svg", encoding="utf-8")
     except GraphvizNotFoundError:
         raise GraphvizNotFoundError("export_html") from None
     svg = svg[svg.index("<svg"):]  # drop the XML prolog and DOCTYPE (no external DTD)
 
+    checked = len(order) <= numeric_gradients.MAX_VALUES
+    estimates = numeric_gradients.central_differences(order, final, seed) if checked else None
     finite = [abs(g) for g in final if math.isfinite(g)]
     reference = max(finite, default=0.0)
+    last = [-1] * len(order)  # the step after which a value's gradient is final
+    for k, step in enumerate(steps):
+        for j in step["grads"]:
+            last[int(j)] = k
     values = []
     for i, v in enumerate(order):
-        values.append({"name": names[i], "op": _op_text(v) if not v.is_leaf else "",
-                       "kind": node_kind(v, root), "data": _short(v.data)})
+        entry = {"name": names[i], "op": _op_text(v) if not v.is_leaf else "",
+                 "kind": node_kind(v, root), "data": _short(v.data), "dataFull": repr(v.data),
+                 "box": owner[i] if owner[i] == f"v{i}" else None, "last": last[i],
+                 "group": shown_by_group.get(i)}
+        if estimates is not None:
+            e = estimates[i]
+            entry.update(fd=None if e.value is None else _short(e.value),
+                         fdFull=None if e.value is None else repr(e.value),
+                         fdOk=e.agrees, gradFull=repr(final[i]))
+        values.append(entry)
     colours = {}
     for step in steps:
         for j, text in step["grads"].items():
             fill, font = _fill(_bin(float(text), reference))
             colours[f"{j}:{text}"] = [fill, font, _short(float(text))]
+    data = {"steps": steps, "values": values, "colours": colours, "quiz": quiz,
+            "tolerance": list(QUIZ_TOLERANCE), "checked": checked,
+            "checkLimit": numeric_gradients.MAX_VALUES}
     page = PAGE.format(
         title=_escape(title or "chainrule: step through backpropagation", for_dot=False),
-        svg=svg,
-        data=_script_json({"steps": steps, "values": values, "colours": colours}),
-        css=CSS, js=JS)
+        svg=svg, data=_script_json(data), css=CSS, js=JS)
     target = os.fspath(path)
-    with open(target, "w", encoding="utf-8") as handle:
-        handle.write(page)
-    return target
+    _write_atomically(target, page)
+    return Page(target, page)
+
+
+def page_data(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """What a page written by `export_html` steps through: its ``steps`` (title, equation,
+    lines, ...), its ``values`` (name, data, and the gradient check: ``fd``, ``fdOk``) and
+    whether it is a ``quiz``: the JSON block the page's script reads."""
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    marker = 'id="chainrule-data">'
+    start = text.index(marker) + len(marker)
+    return json.loads(text[start:text.index("</script>", start)])
+
+
+def _owners(layout: _Layout, n: int) -> list[str]:
+    """The drawn id of each Value: its own box 'v{i}', or the collapsed group it is in."""
+    owner = [f"v{i}" for i in range(n)]
+    for item in layout.items:
+        if item.node_id.startswith("g"):
+            for i in item.members:
+                owner[i] = item.node_id
+    return owner
+
+
+def _write_atomically(target: str, text: str) -> None:
+    """Write `text` to `target` through a temporary file in the same folder and
+    os.replace, so a failure leaves the old file (or none), never half a page."""
+    folder = os.path.dirname(os.path.abspath(target))
+    handle, temporary = tempfile.mkstemp(prefix=".chainrule-page-", suffix=".partial",
+                                         dir=folder)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
 
 
 def _script_json(obj: Any) -> str:

@@ -199,7 +199,7 @@ def test_folded_factors_match_their_closed_form_and_the_total_central_difference
 LATEX_COMMANDS = {"begin", "end", "frac", "partial", "cdot", "left", "right", "mathrm",
                   "text", "sigma", "tanh", "exp", "log", "sin", "cos", "sqrt", "operatorname",
                   "times", "ldots", "infty", "backslash", "wedge", "sim", "le", "_", "$",
-                  "#", "%", "&", "{", "}", " ", "\\"}
+                  "#", "%", "&", "{", "}", " ", "\\", "tfrac"}
 
 
 def every_operation() -> list[tuple[Value, Value, Value]]:
@@ -209,7 +209,8 @@ def every_operation() -> list[tuple[Value, Value, Value]]:
                                 x.log(), x.sqrt(), x.tanh(), x.sigmoid(), x.relu(),
                                 x.leaky_relu(0.1), x.softplus(), x.sin(), x.cos(), abs(x),
                                 sum_values([x, y, x]), autograd.dot([x, y], [y, x], x),
-                                (x * 1e-9 + y) * 1e12)]
+                                (x * 1e-9 + y) * 1e12, autograd.atan(x),
+                                autograd.maximum(x, y), autograd.minimum(x, y))]
 
 
 def test_latex_parses_and_uses_only_commands_katex_and_mathjax_render():

@@ -30,6 +30,7 @@ drawing (the format follows the file name: .svg .png .pdf, or .dot for the DOT s
 EXAMPLE = """\
 example:
   chainrule graph "tanh(x*w + b)" --set x=0.5 w=-1.2 b=0.3 --out neuron.svg --html
+  chainrule graph "tanh(x*w + b)" --set x=0.5 w=-1.2 b=0.3 --out neuron.svg --quiz
 """
 
 
@@ -46,6 +47,9 @@ def add_arguments(graph: argparse.ArgumentParser) -> None:
     graph.add_argument("--html", action="store_true",
                        help="also write the step-through page of the forward and backward "
                             "pass, next to FILE with the suffix .html")
+    graph.add_argument("--quiz", action="store_true",
+                       help="write the step-through page as a quiz (implies --html): the "
+                            "gradients are hidden and the reader types each one")
 
 
 def take_expression_from(args: argparse.Namespace, extras: list[str]) -> bool:
@@ -129,8 +133,8 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
     # A graph too large to draw fails here, before any output or file.
     drawing = _drawing(result, args.max_nodes)
     with StagedFiles() as files:  # the drawing and the page, both or neither
-        page = stage_page(files, result, path.with_suffix(".html"), args.max_nodes) \
-            if args.html else None
+        page = stage_page(files, result, path.with_suffix(".html"), args.max_nodes,
+                          quiz=args.quiz) if args.html or args.quiz else None
 
         print(f"{expression.text.strip()} = {format_number(result.data)}", file=out)
         for name in expression.variables:

@@ -144,11 +144,12 @@ def graphviz_error(error: Exception, kept: str = "") -> CommandError:
                         f"{': ' + said[0] if said else ''}){kept}", FAILURE)
 
 
-def stage_page(files: StagedFiles, root: Value, path: Path, max_nodes: int = 150) -> Path:
-    """The step-through page of `root`'s graph, for `path`."""
+def stage_page(files: StagedFiles, root: Value, path: Path, max_nodes: int = 150,
+               quiz: bool = False) -> Path:
+    """The step-through page of `root`'s graph (a quiz with `quiz`), for `path`."""
     try:
-        return files.stage(path, lambda temporary: export_html(root, temporary,
-                                                               max_nodes=max_nodes))
+        return files.stage(path, lambda temporary: export_html(
+            root, temporary, max_nodes=max_nodes, quiz=quiz))
     except GraphTooLargeError:
         raise CommandError(f"the graph has more than --max-nodes {max_nodes} nodes, too many "
                            "for the step-through page; give a larger --max-nodes to write it "
