@@ -522,6 +522,13 @@ def variants(sizes: list[int], quick: bool) -> list[dict[str, Any]]:
                        lambda X=X, y=y, L=np_layers, v=variant: bench_numpy.step(
                            L, X, y, LR, ALPHA, v.activation, v.loss),
                        3 if quick else 7, inner=4 * inner)}
+            params = model.parameters()
+            row["loops"] = median_time(lambda ps=params: (zero_grad(ps), update(ps)),
+                                       3 if quick else 7, inner=20 if quick else 100)
+            if variant.l2 == "outside":
+                row["eager l2"] = median_time(
+                    lambda ps=params: nn.l2_penalty(ps, ALPHA).backward(),
+                    3 if quick else 7, inner=20 if quick else 100)
             rows.append(row)
             print(f"  {variant.name:10s} {n:>6,} rows: compiled {row['compiled'] * 1e6:9.1f} "
                   f"us, numpy {row['numpy'] * 1e6:9.1f} us, ratio "
@@ -751,6 +758,26 @@ def variants_report(rows: list[dict[str, Any]]) -> list[str]:
            else "Missed: " + ", ".join(missed)) + "; "
         + ("every moons first call (at 100 rows) meets its target." if not slow_records
            else "first calls over the target: " + ", ".join(slow_records) + "."),
+        "",
+    ]
+    small = [row for row in rows if row["rows"] == min(r["rows"] for r in rows)]
+    loops = statistics.median(row["loops"] for row in small if row["variant"].startswith("moons"))
+    lines += [
+        "Every compiled step includes the plain-Python zero_grad and update loops over the",
+        f"model's Values that a scalar engine needs ({fmt_us(loops)} per step for the moons",
+        "network, whatever the batch size), reading the parameters' numbers into an array",
+        "and adding their gradients back into `.grad`; the NumPy step updates six arrays.",
+    ]
+    outside = [row for row in small if "eager l2" in row]
+    if outside:
+        row = outside[0]
+        lines += [
+            f"In {row['variant']} the L2 term is built and backpropagated by the eager engine,",
+            f"outside the compiled function: {fmt_us(row['eager l2'])} per step on its own "
+            f"({row['eager l2'] / row['numpy']:.1f}x the",
+            f"whole NumPy step at {row['rows']:,} rows), at every batch size.",
+        ]
+    lines += [
         "",
         "How the groups are formed, and why the ways of writing the loss give nearly the",
         "same plan, is in [compile](compile.md#how-the-batch-runs).",

@@ -138,7 +138,7 @@ class Operand:
                 view = view.reshape(self.shape)
             view += total
         elif self.unique:
-            GS[self.index] += total.ravel()
+            GS[self.index] += np.broadcast_to(total, self.shape).ravel()
         else:  # the same node twice: fancy += would keep only one contribution
             np.add.at(GS, self.index, np.broadcast_to(total, self.shape).ravel())
 
@@ -171,7 +171,9 @@ class Operand:
                 st.grads[self.block] = contribution.reshape(shape)
                 return True
             full = shape if self.merge is not None else self.shape + (batch,)
-            st.grads[self.block] = np.array(np.broadcast_to(contribution, full)).reshape(shape)
+            target = np.empty(shape)
+            target.reshape(full)[...] = contribution  # a copy, broadcasting as it goes
+            st.grads[self.block] = target
             return False
         if mode == ZEROS:
             st.grads[self.block] = np.zeros((st.sizes[self.block], batch))
@@ -317,8 +319,7 @@ class SumGroup(_NaryGroup):
     def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
         for c in self.classes:
             if c.grad:
-                g, k = c.shape
-                c.add(st, np.broadcast_to(gout[:, None, :], (g, k, gout.shape[1])), False)
+                c.add(st, gout[:, None, :], False)  # the same slope for every term
 
 
 def _accumulate(total: np.ndarray, part: np.ndarray) -> np.ndarray:
