@@ -122,15 +122,22 @@ JS = """
     if (!svg || !$('follow').checked) return;
     const els = ids.map(group).filter((g) => g);
     if (!els.length) return;
-    const bs = els.map(unitsOf);
-    const x0 = Math.min(...bs.map((b) => b.x)), y0 = Math.min(...bs.map((b) => b.y));
-    const x1 = Math.max(...bs.map((b) => b.x + b.w)), y1 = Math.max(...bs.map((b) => b.y + b.h));
-    let s = scale();
-    const inside = x0 >= box.x && y0 >= box.y && x1 <= box.x + box.w && y1 <= box.y + box.h;
-    if (s >= READABLE && inside) return;
-    if (s < READABLE) s = COMFORTABLE;
+    let bs = els.map(unitsOf);
+    let s = Math.max(scale(), READABLE);
+    if (scale() < READABLE) s = COMFORTABLE;
     const w = view.clientWidth / s, h = view.clientHeight / s;
-    setView((x0 + x1) / 2 - w / 2, (y0 + y1) / 2 - h / 2, s);
+    const span = (list) => {
+      const x0 = Math.min(...list.map((b) => b.x)), y0 = Math.min(...list.map((b) => b.y));
+      return {x0: x0, y0: y0, x1: Math.max(...list.map((b) => b.x + b.w)),
+              y1: Math.max(...list.map((b) => b.y + b.h))};
+    };
+    let t = span(bs);
+    // Everything the step concerns when it fits; else the value it is about (the first).
+    if (t.x1 - t.x0 > 0.9 * w || t.y1 - t.y0 > 0.9 * h) { bs = bs.slice(0, 1); t = span(bs); }
+    const inside = t.x0 >= box.x && t.y0 >= box.y && t.x1 <= box.x + box.w &&
+      t.y1 <= box.y + box.h;
+    if (s === scale() && inside) return;
+    setView((t.x0 + t.x1) / 2 - w / 2, (t.y0 + t.y1) / 2 - h / 2, s);
   }
   if (svg) {
     view.addEventListener('wheel', (e) => {
