@@ -36,7 +36,8 @@ class Plan:
 _LEAVES = ("input", "parameter", "constant")
 # Operations whose chains (x1 + x2 + x3 + ..., as Python's sum builds them) become one
 # n-ary node.  Only the first operand is followed, so that the terms keep the order in
-# which eager adds them.
+# which eager adds them.  Not *: an n-ary product's slopes (the product of the other
+# terms) would multiply in another order than eager's and can overflow where its do not.
 _CHAINS = ("+",)
 
 
