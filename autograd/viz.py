@@ -897,10 +897,11 @@ def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
             attrs["fontsize"] = size(float(attrs["fontsize"]))
         containers[item.cluster].node(prefix + item.node_id, label, **attrs)
     # Leaves in reading order (w0 above w1 ... above b, or left of it in TB): an invisible
-    # chain across their rank.  dot lays LR and RL out as TB turned, which puts the start
-    # of a rank at the bottom, so there the chain runs backwards.
+    # chain across their rank.  Inside a cluster, dot (2.43) lays an LR or RL rank out
+    # from the bottom, so there the chain runs backwards; at the top level it does not.
+    # (Measured, not documented: tests/test_viz_whiteboard.py checks the result.)
     for cluster, ids in layout.chains:
-        ordered = ids[::-1] if rankdir in ("LR", "RL") else ids
+        ordered = ids[::-1] if rankdir in ("LR", "RL") and cluster else ids
         chain = graphviz.Digraph(graph_attr={"rank": "same"})
         for tail, head in zip(ordered, ordered[1:]):
             chain.edge(prefix + tail, prefix + head, style="invis")
@@ -912,10 +913,13 @@ def _to_digraph(layout: _Layout, format: str, rankdir: str, legend: bool,
         containers[parent].subgraph(containers[level])
 
     cluster_of = {item.node_id: item.cluster for item in layout.items}
+    # Collapsed boxes have no parameter rank to skip: there a longer edge only loops.
+    skip_rank = not layout.page and not any(item.node_id.startswith("g")
+                                            for item in layout.items)
     for edge in layout.edges:
         attrs = _edge_attrs(edge, layout.pending, layout.flow_reference, layout.by_sign)
         attrs["id"] = prefix + attrs["id"]
-        if not layout.page and cluster_of[edge.tail] != cluster_of[edge.head]:
+        if skip_rank and cluster_of[edge.tail] != cluster_of[edge.head]:
             # A value sent into another cluster skips a rank, so the next layer's
             # parameters do not share a rank with this layer's outputs: the clusters then
             # sit side by side instead of in a staircase.

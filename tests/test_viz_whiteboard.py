@@ -118,6 +118,8 @@ def test_parameters_are_drawn_in_index_order():
                     height[name] = float(part[3])
         weights = sorted((n for n in height if n[0] == "w"), key=lambda n: -height[n])
         assert weights == ["w0", "w1", "w2"], (expand, height)
+        inputs = sorted((n for n in height if n[0] == "x"), key=lambda n: -height[n])
+        assert inputs == ["x0", "x1", "x2"], (expand, height)
         if expand is None:
             assert height["b"] < height["w2"]  # the bias last, below the weights
 
@@ -202,3 +204,10 @@ def test_the_layer_skips_a_rank_into_the_next_layer():
     source = draw_dot(lecture_mlp_loss()).source
     crossing = re.findall(r"v\d+ -> o\d+ \[[^\]]*minlen=2", source)
     assert len(crossing) >= 3 * 4 + 4 * 4 + 4  # inputs, layer 0 -> 1, layer 1 -> 2
+
+
+def test_collapsed_drawings_skip_no_rank():
+    # Between collapsed boxes a longer edge only loops round (seen in the demo's
+    # gradient-flow.svg): there edges keep dot's default length.
+    source = draw_dot(lecture_mlp_loss(), collapse="neuron").source
+    assert "minlen" not in source
