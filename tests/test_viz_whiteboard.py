@@ -16,7 +16,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 import nn
-from autograd import Value, draw_dot
+from autograd import Value, draw_dot, topological_order
 from autograd.viz import NEGATIVE_FILLS, PAGES, POSITIVE_FILLS
 
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="needs Graphviz dot")
@@ -211,3 +211,23 @@ def test_collapsed_drawings_skip_no_rank():
     # gradient-flow.svg): there edges keep dot's default length.
     source = draw_dot(lecture_mlp_loss(), collapse="neuron").source
     assert "minlen" not in source
+
+
+@needs_dot
+def test_every_neuron_of_an_expanded_network_lists_its_weights_in_order():
+    loss = lecture_mlp_loss()
+    order = topological_order(loss)
+    graph = draw_dot(loss, expand="neurons")
+    height = {}
+    for line in graph.pipe(format="plain", encoding="utf-8").splitlines():
+        part = line.split()
+        if part[0] == "node" and re.fullmatch(r"v\d+", part[1]):
+            height[order[int(part[1][1:])]] = float(part[3])
+    by_scope: dict[str, list] = {}
+    for value in order:
+        if value.is_leaf and value.label.startswith("w") and value.scope:
+            by_scope.setdefault(value.scope, []).append(value)
+    assert len(by_scope) == 9  # 4 + 4 + 1 neurons
+    for scope, weights in by_scope.items():
+        top_down = sorted(weights, key=lambda w: -height[w])
+        assert [w.label for w in top_down] == sorted(w.label for w in weights), scope
