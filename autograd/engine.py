@@ -895,11 +895,11 @@ class Value:
     # the gradient live in _data and _grad: the engine reads those slots directly, and
     # everyone else goes through the `data` and `grad` properties, where an observer
     # (see `observe_reads`) can learn that code looked at a number.
-    __slots__ = ("_data", "_grad", "label", "_fn", "_a", "_b", "_param", "scope")
+    __slots__ = ("_data", "_grad", "_label", "_fn", "_a", "_b", "_param", "scope")
 
     _data: float
     _grad: float
-    label: str
+    _label: str
     scope: str
 
     def __init__(self, data: Number, _children: Iterable[Value] | str = (), _op: str = "",
@@ -918,7 +918,7 @@ class Value:
         if not isinstance(label, str):
             raise TypeError(f"Value: label must be a string, got {type(label).__name__}")
         self._grad = 0.0
-        self.label = label
+        self._label = label
         self._fn: Op | None = None
         self._a: Any = None
         self._b: Any = None
@@ -951,9 +951,12 @@ class Value:
             _observed(".data")
         return self._data
 
+    # The setters check what they store, as the constructor does: a string, None or an
+    # array in `data` or `grad` (``p.grad = None`` is PyTorch's habit) would otherwise
+    # surface only later, as a puzzling error inside some other operation.
     @data.setter
     def data(self, value: float) -> None:
-        self._data = value
+        self._data = value if type(value) is float else _as_float(value, "Value.data")
 
     @property
     def grad(self) -> float:
@@ -964,7 +967,19 @@ class Value:
 
     @grad.setter
     def grad(self, value: float) -> None:
-        self._grad = value
+        self._grad = value if type(value) is float else _as_float(value, "Value.grad")
+
+    @property
+    def label(self) -> str:
+        """The name drawings and the repr show for this Value ('' for none)."""
+        return self._label
+
+    @label.setter
+    def label(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"Value.label: label must be a string, got "
+                            f"{type(value).__name__} {value!r:.60}")
+        self._label = value
 
     @property
     def parents(self) -> tuple[Value, ...]:
@@ -1254,7 +1269,7 @@ def _node(op: Op | None, data: float, a: Any, b: Any, param: Any) -> Value:
     out = _new(Value)
     out._data = data
     out._grad = 0.0
-    out.label = ""
+    out._label = ""
     if _open_blocks:
         state = _state
         out.scope = state.scope

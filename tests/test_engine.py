@@ -72,6 +72,52 @@ def test_non_numbers_are_rejected_with_their_type(bad: object, type_name: str) -
         Value(bad)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("raw, expected", [
+    (3, 3.0), (True, 1.0), (np.float32(0.5), 0.5), (np.int64(-7), -7.0), (float("inf"), math.inf),
+])
+def test_assigning_data_and_grad_stores_python_floats(raw: object, expected: float) -> None:
+    # The lecture sets gradients by hand (``L.grad = 1``) and nudges data (``a.data += ...``);
+    # NumPy scalars from a user's own _backward must not leak into the graph either.
+    v = Value(1.0)
+    v.data = raw  # type: ignore[assignment]
+    v.grad = raw  # type: ignore[assignment]
+    assert type(v.data) is float and v.data == float(expected)  # type: ignore[arg-type]
+    assert type(v.grad) is float and v.grad == float(expected)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("attribute", ["data", "grad"])
+@pytest.mark.parametrize("bad, shown", [
+    ("1.0", "str '1.0'"), (None, "NoneType None"), (np.array([1.0, 2.0]), "ndarray array("),
+])
+def test_assigning_a_non_number_is_refused_and_keeps_the_old_number(attribute: str, bad: object,
+                                                                    shown: str) -> None:
+    # Before, ``p.grad = None`` (PyTorch's habit) was stored and broke the next backward()
+    # with "unsupported operand type(s) for +=: 'NoneType' and 'float'".
+    p = Value(3.0)
+    with pytest.raises(TypeError) as info:
+        setattr(p, attribute, bad)
+    message = str(info.value)
+    assert message.startswith(f"Value.{attribute}: expected a real number (int, float, bool "
+                              f"or NumPy scalar), got {shown}")
+    assert "\n" not in message
+    assert p.data == 3.0 and p.grad == 0.0
+    (p * p).backward()
+    assert p.grad == 2 * 3.0  # d(p*p)/dp = 2p: the graph still works
+
+
+def test_a_label_must_be_a_string_when_assigned_too() -> None:
+    # The lecture labels nodes after building them (``e.label = 'e'``); a number there
+    # used to be stored and then fail inside draw_dot with "'int' object is not iterable".
+    e = Value(2.0) * Value(-3.0)
+    e.label = "e"
+    assert e.label == "e" and repr(e) == "Value(data=-6.0, grad=0.0, label='e', op='*')"
+    with pytest.raises(TypeError) as info:
+        e.label = 3  # type: ignore[assignment]
+    assert str(info.value) == "Value.label: label must be a string, got int 3"
+    assert e.label == "e"
+    assert "e" in autograd.draw_dot(e).source
+
+
 def test_operations_with_non_numbers_raise_type_error() -> None:
     x = Value(1.0)
     with pytest.raises(TypeError, match="str"):
