@@ -38,6 +38,20 @@ BIG_SAVE = textwrap.dedent("""
 """)
 
 
+# Prepended to BIG_SAVE by the tests that stop a save from outside: the save's fsync waits,
+# so that the signal always lands before the rename.  Without it, on a loaded machine the
+# test could be descheduled between seeing the temporary file and sending the signal for
+# long enough that the whole save finished first, and the signal found no process.
+FSYNC_WAITS = textwrap.dedent("""
+    import os, time
+    _fsync = os.fsync
+    def _fsync_after_a_wait(descriptor):
+        time.sleep(60)
+        _fsync(descriptor)
+    os.fsync = _fsync_after_a_wait
+""")
+
+
 def _old_checkpoint(folder: Path) -> tuple[nn.MLP, str, bytes]:
     model = nn.MLP(3, [4, 2], activation="tanh", seed=7)
     path = model.save(folder / "model.npz")
@@ -79,7 +93,7 @@ def _wait_for_growing_temporary(folder: Path, child: subprocess.Popen) -> Path:
 
 def test_a_save_killed_mid_write_leaves_the_old_checkpoint(tmp_path):
     model, path, old_bytes = _old_checkpoint(tmp_path)
-    child = _start_big_save(path)
+    child = _start_big_save(path, before=FSYNC_WAITS)
     temporary = _wait_for_growing_temporary(tmp_path, child)
     child.send_signal(signal.SIGKILL)
     child.wait()
@@ -99,7 +113,7 @@ def test_a_save_killed_mid_write_leaves_the_old_checkpoint(tmp_path):
 
 def test_a_save_interrupted_by_ctrl_c_leaves_the_old_checkpoint_and_no_temporary(tmp_path):
     model, path, old_bytes = _old_checkpoint(tmp_path)
-    child = _start_big_save(path)
+    child = _start_big_save(path, before=FSYNC_WAITS)
     _wait_for_growing_temporary(tmp_path, child)
     child.send_signal(signal.SIGINT)
     _, err = child.communicate(timeout=60)
