@@ -56,6 +56,20 @@ def test_demo_writes_every_file_and_lists_them(capsys, tmp_path):
         assert (out / png).read_bytes().startswith(PNG_MAGIC)
 
 
+def test_the_demo_says_which_files_to_open_in_a_browser(capsys, tmp_path):
+    # A first user reads the list of files and needs to know how to look at them.
+    out = tmp_path / "run"
+    status, printed, _ = run_demo(capsys, out, "--hidden", "3")
+    assert status == 0
+    listed = printed[printed.index("Wrote 5 files:"):].splitlines()[1:]
+    assert listed == [f"  {out / 'model.npz'}",
+                      f"  {out / 'gradient-flow.svg'}   (open it in a browser)",
+                      f"  {out / 'neuron.html'}   (open it in a browser)",
+                      f"  {out / 'decision-boundary.png'}",
+                      f"  {out / 'loss.png'}"]
+    assert all((out / name).is_file() for name in ("gradient-flow.svg", "neuron.html"))
+
+
 def test_without_matplotlib_the_demo_says_how_to_get_plots(capsys, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # makes `import matplotlib` fail
     out = tmp_path / "run"

@@ -186,7 +186,9 @@ def _train_and_write(args: argparse.Namespace, out_dir: Path, out: TextIO) -> in
         written.append(_plot_loss(history, out_dir / "loss.png"))
     print(f"Wrote {len(written)} files:", file=out)
     for path in written:
-        print(f"  {path}", file=out)
+        # The two files to look at first, and how: both need nothing but a browser.
+        hint = "   (open it in a browser)" if path.suffix in (".svg", ".html") else ""
+        print(f"  {path}{hint}", file=out)
     return 0
 
 
