@@ -134,6 +134,23 @@ def test_graph_html_page(capsys, tmp_path):
     assert f"wrote {tmp_path / 'p.html'}" in out
 
 
+def test_graph_out_html_says_how_to_get_the_page(capsys, tmp_path):
+    # A user who wants only the step-through page tries '--out page.html'.
+    path = tmp_path / "page.html"
+    status, out, err = run(capsys, "graph", "x*w", "--set", "x=1", "w=2", "--out", str(path),
+                           "--html")
+    assert status == 2 and out == ""
+    assert err == (f"chainrule graph: error: --out {str(path)!r}: cannot tell the format from "
+                   "the suffix '.html'; use .svg, .png, .pdf or .dot, and --html for the "
+                   "step-through page (written next to the drawing as page.html)\n")
+    assert list(tmp_path.iterdir()) == []
+    # As the message says: a drawing's name and --html give the page of the same name.
+    status, out, err = run(capsys, "graph", "x*w", "--set", "x=1", "w=2", "--out",
+                           str(path.with_suffix(".svg")), "--html")
+    assert status == 0, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page.html", "page.svg"]
+
+
 def test_graph_too_large_to_draw_fails_before_writing(capsys, tmp_path):
     path = tmp_path / "g.svg"
     status, out, err = run(capsys, "graph", "tanh(x*w + b)", "--set", "x=1", "w=2", "b=3",

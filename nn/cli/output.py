@@ -108,8 +108,11 @@ def output_format(path: Path) -> str:
         return "dot"
     if suffix[1:] in RENDERED_FORMATS:
         return suffix[1:]
+    # '--out page.html' is the natural guess for the step-through page: say how to get it.
+    page = (f", and --html for the step-through page (written next to the drawing as "
+            f"{path.with_suffix('.html').name})" if suffix in (".html", ".htm") else "")
     raise CommandError(f"--out {str(path)!r}: cannot tell the format from the suffix "
-                       f"{suffix or '(none)'!r}; use .svg, .png, .pdf or .dot")
+                       f"{suffix or '(none)'!r}; use .svg, .png, .pdf or .dot{page}")
 
 
 def stage_drawing(files: StagedFiles, drawing: graphviz.Digraph, path: Path,
