@@ -178,7 +178,8 @@ def _observed(what: str) -> None:
 
 
 @contextmanager
-def observe_reads(callback: Callable[[str, FrameType], None]) -> Iterator[None]:
+def observe_reads(callback: Callable[[str, FrameType], None],
+                  watch: Iterable[Value] = ()) -> Iterator[None]:
     """Call ``callback(what, frame)`` whenever code looks at a Value's number.
 
     A graph is the same for every input only if the code that built it never looked at
@@ -191,17 +192,37 @@ def observe_reads(callback: Callable[[str, FrameType], None]) -> Iterator[None]:
     The engine's own work (computing an operation, ``backward()``) reads the numbers
     through private slots and is not reported.
 
+    Reads of ``.data`` and ``.grad`` are seen on the Values made while the block is
+    open and on the Values given in `watch` (the inputs and parameters a tracer passes
+    to the code it runs): those are `_ObservedValue`s, a subclass of `Value` with the
+    same slots, until the block closes.  Other Values keep plain slots, so reading
+    ``v.data`` costs no more than reading any attribute.  Comparisons, ``float``,
+    ``repr``, ``format``, ``detach``, `no_grad` and ``create_graph`` are seen on every
+    Value.
+
     Observers see looks made by every thread; blocks may nest and overlap.  The callback
     must not itself look at Values.  This is how `autograd.compile` decides whether a
-    traced function's graph can depend on the data; nothing on `Value` is replaced.
+    traced function's graph can depend on the data; nothing on the class `Value` is
+    replaced.
     """
+    swapped = []
     with _observers_lock:
         _observers.append(callback)
+        # Nodes are built by the slow path while the block is open, which makes them
+        # observed Values; the Values to watch become observed Values until it closes.
+        _count_block(+1)
+        for v in watch:
+            if type(v) is Value:
+                v.__class__ = _ObservedValue
+                swapped.append(v)
     try:
         yield
     finally:
         with _observers_lock:
             _observers.remove(callback)
+            _count_block(-1)
+            for v in swapped:
+                v.__class__ = Value
 
 
 # --------------------------------------------------------------------------------------
@@ -892,9 +913,10 @@ class Value:
 
     # _a and _b are the parents of a unary or binary node; an n-ary node (arity -1)
     # keeps its parents as a tuple in _a.  See the `parents` property.  The number and
-    # the gradient live in _data and _grad: the engine reads those slots directly, and
-    # everyone else goes through the `data` and `grad` properties, where an observer
-    # (see `observe_reads`) can learn that code looked at a number.
+    # the gradient live in the slots _data and _grad, which the class also offers under
+    # their public names `data` and `grad` (the same slots, at a slot's speed; see the
+    # end of the class).  The engine always uses the private names: an observed Value
+    # (`_ObservedValue`, see `observe_reads`) reports reads of the public ones only.
     __slots__ = ("_data", "_grad", "_label", "_fn", "_a", "_b", "_param", "scope")
 
     _data: float
@@ -924,6 +946,8 @@ class Value:
         self._b: Any = None
         self._param: Any = None
         self.scope = _state.scope if _open_blocks else ""
+        if _observers:  # made while a tracer watches: see `observe_reads`
+            self.__class__ = _ObservedValue
         if _children or _op:
             self._become_closure_node(_children, _op)
 
@@ -943,31 +967,6 @@ class Value:
         self._fn = CLOSURE
         self._a = tuple(parents)
         self._param = _ClosureStep(name, step)
-
-    @property
-    def data(self) -> float:
-        """The number this Value holds (the result of its forward computation)."""
-        if _observers:
-            _observed(".data")
-        return self._data
-
-    # The setters check what they store, as the constructor does: a string, None or an
-    # array in `data` or `grad` (``p.grad = None`` is PyTorch's habit) would otherwise
-    # surface only later, as a puzzling error inside some other operation.
-    @data.setter
-    def data(self, value: float) -> None:
-        self._data = value if type(value) is float else _as_float(value, "Value.data")
-
-    @property
-    def grad(self) -> float:
-        """d root / d self after ``root.backward()`` (0.0 before any backward pass)."""
-        if _observers:
-            _observed(".grad")
-        return self._grad
-
-    @grad.setter
-    def grad(self, value: float) -> None:
-        self._grad = value if type(value) is float else _as_float(value, "Value.grad")
 
     @property
     def label(self) -> str:
@@ -1229,23 +1228,84 @@ class Value:
         order = topological_order(self, leaves=False)  # leaves send no gradient on
         for node in order:
             node._grad = 0.0
-        self._grad += seed
-        # The chain rule: each parent gets upstream x local, unrolled by the slots that
-        # hold the parents (see `Value.parents`) because this loop runs once per node.
-        for node, upstream, locals_ in backprop_walk(order):
-            arity = node._fn.arity
-            if arity == 2:
-                local_a, local_b = locals_
-                node._a._grad += upstream * local_a
-                node._b._grad += upstream * local_b
-            elif arity == 1:
-                node._a._grad += upstream * locals_[0]
-            else:
-                for parent, local in zip(node._a, locals_):
-                    parent._grad += upstream * local
+        try:
+            self._grad += seed
+            # The chain rule: each parent gets upstream x local, unrolled by the slots
+            # that hold the parents (see `Value.parents`): this loop runs once per node.
+            for node, upstream, locals_ in backprop_walk(order):
+                arity = node._fn.arity
+                if arity == 2:
+                    local_a, local_b = locals_
+                    node._a._grad += upstream * local_a
+                    node._b._grad += upstream * local_b
+                elif arity == 1:
+                    node._a._grad += upstream * locals_[0]
+                else:
+                    for parent, local in zip(node._a, locals_):
+                        parent._grad += upstream * local
+        except TypeError:
+            # `data` and `grad` are plain slots, so ``p.grad = None`` (PyTorch's habit)
+            # is stored as it is; say which Value holds what, instead of NoneType + float.
+            culprit = _holding_a_non_number(self, order)
+            if culprit is None:
+                raise
+            raise TypeError(culprit) from None
 
     def zero_grad(self) -> None:
         self._grad = 0.0
+
+
+# `data` and `grad` are the slots _data and _grad under their public names: member
+# descriptors of the class, read and written as fast as any slot.
+Value.data = Value.__dict__["_data"]  # type: ignore[assignment]
+Value.grad = Value.__dict__["_grad"]  # type: ignore[assignment]
+
+
+class _ObservedValue(Value):
+    """A Value whose public ``data`` and ``grad`` tell the observers when code reads them.
+
+    While an `observe_reads` block is open, every node the engine builds is one of these,
+    and so are the Values the block was asked to watch.  Same slots, same behaviour;
+    only a read of ``.data`` or ``.grad`` by name is reported.  The engine itself reads
+    ``_data`` and ``_grad`` and is never reported.
+    """
+
+    __slots__ = ()
+
+    @property
+    def data(self) -> float:  # type: ignore[override]
+        """The number this Value holds (a read is reported to the observers)."""
+        if _observers:
+            _observed(".data")
+        return self._data
+
+    @data.setter
+    def data(self, value: float) -> None:
+        self._data = value
+
+    @property
+    def grad(self) -> float:  # type: ignore[override]
+        """d root / d self after a backward pass (a read is reported to the observers)."""
+        if _observers:
+            _observed(".grad")
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: float) -> None:
+        self._grad = value
+
+
+def _holding_a_non_number(root: Value, order: Sequence[Value]) -> str | None:
+    """The message for the first Value of the graph whose data or grad is not a float."""
+    for v in (root, *order, *(p for node in order for p in node.parents)):
+        for name in ("data", "grad"):
+            held = getattr(v, "_" + name)
+            if not isinstance(held, numbers.Real):
+                what = v.label or (f"a {v.op!r} node" if v.op else "a leaf")
+                return (f"backward: {what} holds {name} = {held!r:.60} "
+                        f"({type(held).__name__}), not a number; set it to a float "
+                        f"(p.grad = 0.0 clears a gradient)")
+    return None
 
 
 def _repr(v: Value) -> str:
@@ -1275,6 +1335,8 @@ def _node(op: Op | None, data: float, a: Any, b: Any, param: Any) -> Value:
         out.scope = state.scope
         if not state.enabled:  # no_grad: the result is a leaf
             op = a = b = param = None
+        if _observers:  # a tracer is watching: its reads of .data must be seen
+            out.__class__ = _ObservedValue
     else:
         out.scope = ""
     out._fn = op

@@ -148,7 +148,7 @@ def _as_inputs(x: Any, nin: int, where: str) -> tuple[Value, ...]:
         raise ValueError(f"{where}: expected {nin} inputs, got {_count(x)}")
     out = []
     for i, v in enumerate(x):
-        if type(v) is Value:
+        if type(v) is Value or isinstance(v, Value):  # the exact type first: the common case
             out.append(v)
             continue
         if _is_row(v) and all(_is_row(u) for u in x):

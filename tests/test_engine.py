@@ -53,54 +53,33 @@ def test_micrograd_names() -> None:
 
 # -- construction ------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw, expected", [
-    (3, 3.0), (True, 1.0), (2.5, 2.5), (np.float32(0.5), 0.5), (np.int64(7), 7.0),
-    (np.bool_(True), 1.0),
-])
-def test_numbers_are_stored_as_python_floats(raw: object, expected: float) -> None:
-    v = Value(raw)  # type: ignore[arg-type]
-    assert type(v.data) is float and v.data == expected
-    assert v.grad == 0.0 and v.label == "" and v.op == "" and v.parents == ()
-
-
-@pytest.mark.parametrize("bad, type_name", [
-    ("1.0", "str"), (None, "NoneType"), (1 + 2j, "complex"), ([1.0], "list"),
-    (np.complex128(1), "complex128"), (np.array([1.0, 2.0]), "ndarray"),
-])
-def test_non_numbers_are_rejected_with_their_type(bad: object, type_name: str) -> None:
-    with pytest.raises(TypeError, match=type_name):
-        Value(bad)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize("raw, expected", [
-    (3, 3.0), (True, 1.0), (np.float32(0.5), 0.5), (np.int64(-7), -7.0), (float("inf"), math.inf),
-])
-def test_assigning_data_and_grad_stores_python_floats(raw: object, expected: float) -> None:
-    # The lecture sets gradients by hand (``L.grad = 1``) and nudges data (``a.data += ...``);
-    # NumPy scalars from a user's own _backward must not leak into the graph either.
+@pytest.mark.parametrize("raw", [3, True, np.float32(0.5), np.int64(-7)])
+def test_assigned_numbers_of_any_real_type_work_in_the_graph(raw: object) -> None:
+    # The lecture sets gradients by hand (``L.grad = 1``) and nudges data (``a.data += ...``).
+    # `data` and `grad` are plain slots (a property would cost every training loop), so
+    # what is assigned is kept as it is; any real number then computes as a float does.
     v = Value(1.0)
     v.data = raw  # type: ignore[assignment]
     v.grad = raw  # type: ignore[assignment]
-    assert type(v.data) is float and v.data == float(expected)  # type: ignore[arg-type]
-    assert type(v.grad) is float and v.grad == float(expected)  # type: ignore[arg-type]
+    (v * v).backward()
+    assert v.grad == float(raw) + 2 * float(raw)  # kept, plus d(v*v)/dv = 2v
 
 
 @pytest.mark.parametrize("attribute", ["data", "grad"])
 @pytest.mark.parametrize("bad, shown", [
-    ("1.0", "str '1.0'"), (None, "NoneType None"), (np.array([1.0, 2.0]), "ndarray array("),
+    ("1.0", "'1.0' (str)"), (None, "None (NoneType)"),
 ])
-def test_assigning_a_non_number_is_refused_and_keeps_the_old_number(attribute: str, bad: object,
-                                                                    shown: str) -> None:
-    # Before, ``p.grad = None`` (PyTorch's habit) was stored and broke the next backward()
-    # with "unsupported operand type(s) for +=: 'NoneType' and 'float'".
-    p = Value(3.0)
+def test_a_non_number_assigned_is_named_by_backward(attribute: str, bad: object,
+                                                    shown: str) -> None:
+    # Before, ``p.grad = None`` (PyTorch's habit) broke the next backward() with
+    # "unsupported operand type(s) for +=: 'NoneType' and 'float'".
+    p = Value(3.0, label="p")
+    setattr(p, attribute, bad)
     with pytest.raises(TypeError) as info:
-        setattr(p, attribute, bad)
-    message = str(info.value)
-    assert message.startswith(f"Value.{attribute}: expected a real number (int, float, bool "
-                              f"or NumPy scalar), got {shown}")
-    assert "\n" not in message
-    assert p.data == 3.0 and p.grad == 0.0
+        (p * p).backward()
+    assert str(info.value) == (f"backward: p holds {attribute} = {shown}, not a number; set "
+                               "it to a float (p.grad = 0.0 clears a gradient)")
+    p.data, p.grad = 3.0, 0.0
     (p * p).backward()
     assert p.grad == 2 * 3.0  # d(p*p)/dp = 2p: the graph still works
 

@@ -189,8 +189,9 @@ class Compiled:
         first = self._trace_row(X, 0, watch=True)
         # A second trace tells parameters (the same objects again) from constants (new).
         second_row = min(1, X.shape[0] - 1)
-        second = self._trace_row(X, second_row, watch=True)
         inputs = {id(p) for p in first.placeholders}
+        earlier_leaves = [v for v in first.order if v._fn is None and id(v) not in inputs]
+        second = self._trace_row(X, second_row, watch=True, known=earlier_leaves)
         leaves1 = {id(v) for v in first.order if v._fn is None and id(v) not in inputs}
         leaves2 = {id(v) for v in second.order if v._fn is None}
         param_ids = frozenset(leaves1 & leaves2)
@@ -207,12 +208,14 @@ class Compiled:
         _check_rows(self, plan, X, rows, watch=True)
         return plan
 
-    def _trace_row(self, X: np.ndarray, r: int, watch: bool) -> Trace:
+    def _trace_row(self, X: np.ndarray, r: int, watch: bool,
+                   known: Sequence[Value] = ()) -> Trace:
         """Run fn eagerly on row r; with `watch` (only while recording, under the lock)
-        note in `data_reads` where it looks at numbers."""
+        note in `data_reads` where it looks at numbers, at the placeholders, at every
+        node fn builds and at the `known` leaves (the parameters, once they are known)."""
         watcher = DataWatch() if watch else None
         try:
-            trace = trace_row(self.fn, X[r].tolist(), watcher)
+            trace = trace_row(self.fn, X[r].tolist(), watcher, known)
         except DomainError as exc:
             raise DomainError(f"{exc} (in row {r} of the batch)") from exc
         if watcher is not None:
@@ -274,7 +277,8 @@ def _check_rows(c: Compiled, plan: Plan, X: np.ndarray, rows: Sequence[int],
                 watch: bool) -> None:
     """Re-trace `rows` and raise `GraphMismatchError` at the first whose graph differs."""
     for r in rows:
-        found = signature(c._trace_row(X, r, watch), plan.param_ids)
+        found = signature(c._trace_row(X, r, watch, plan.parameters if watch else ()),
+                          plan.param_ids)
         if found != plan.signature:
             params = {id(p): p for p in plan.parameters}
             raise mismatch(plan.signature, found, r, "than for row 0", params)

@@ -55,15 +55,16 @@ class DataWatch:
 
 
 def trace_row(fn: Callable[..., Any], row: Sequence[float],
-              watch: DataWatch | None = None) -> Trace:
+              watch: DataWatch | None = None, known: Sequence[Value] = ()) -> Trace:
     """Run fn eagerly on placeholder leaves holding `row` (under `watch` if given) and
-    return the graph it built."""
+    return the graph it built.  `known` are leaves of an earlier trace (the parameters
+    among them): the watch sees fn read their ``.data`` too."""
     placeholders = [Value(float(v)) for v in row]
     with enable_grad():  # recording must work even if the caller is under no_grad
         if watch is None:
             out = fn(*placeholders)
         else:
-            with observe_reads(watch.saw):
+            with observe_reads(watch.saw, watch=[*placeholders, *known]):
                 out = fn(*placeholders)
     if not isinstance(out, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(out).__name__}")
