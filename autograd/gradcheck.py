@@ -42,7 +42,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .engine import CLOSURE, OPS, DomainError, Op, Sampler, Value
+from .engine import CLOSURE, OPS, DomainError, Op, Sampler, Value, observe_reads
 from .graph import grad, topological_order
 
 __all__ = [
@@ -374,10 +374,28 @@ def gradcheck(f: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e-6,
     if suspects:
         lines.append("Operations whose derivative rule disagrees with their forward rule:")
         lines.extend(f"  {s.describe()}" for s in suspects)
+    elif "__float__" in _looks_at_numbers(f, point):
+        lines.append("No single operation's local derivative is wrong at this point, but f "
+                     "turned a Value into a plain float (float(v), or a math function such as "
+                     "math.exp(v)), and no gradient flows through a float: use the Value's "
+                     "own operation instead (v.exp(), autograd.exp(v) or np.exp(v)).")
     else:
         lines.append("No single operation's local derivative is wrong at this point; look at "
                      "how f combines them (for example a branch on .data).")
     raise GradcheckError("\n".join(lines), rows, suspects)
+
+
+def _looks_at_numbers(f: Callable[..., Any], point: Sequence[float]) -> set[str]:
+    """How f looks at its Values' numbers when run once at `point` (see `observe_reads`).
+
+    ``math.exp(v)`` is the lecture's classic slip: math converts `v` with ``float(v)``
+    and returns a plain number, so the graph loses that path without any error.
+    """
+    seen: set[str] = set()
+    xs = [Value(x) for x in point]
+    with observe_reads(lambda what, frame: seen.add(what)):
+        f(*xs)
+    return seen
 
 
 # --------------------------------------------------------------------------------------

@@ -320,3 +320,27 @@ def test_numpy_inputs_are_accepted():
 def test_check_operation_names_unknown_operations():
     with pytest.raises(KeyError, match="no operation named 'nope'"):
         check_operation("nope")
+
+
+def test_a_math_function_on_a_value_is_named_as_the_cause():
+    # The lecture's slip: math.exp(x) makes x a plain float, so d/dx of x * exp(x) loses the
+    # exp path.  Closed form: d/dx x e^x = (1 + x) e^x; the engine sees only e^x.
+    x = 0.5
+    with pytest.raises(autograd.GradcheckError) as info:
+        autograd.gradcheck(lambda v: v * math.exp(v), [x])
+    (row,) = info.value.failures
+    assert row.analytic == math.exp(x)
+    assert abs(row.numeric - (1 + x) * math.exp(x)) < 1e-8
+    assert info.value.suspects == []
+    assert str(info.value).splitlines()[-1] == (
+        "No single operation's local derivative is wrong at this point, but f turned a Value "
+        "into a plain float (float(v), or a math function such as math.exp(v)), and no "
+        "gradient flows through a float: use the Value's own operation instead (v.exp(), "
+        "autograd.exp(v) or np.exp(v)).")
+    # Reading .data loses the path too, but is not a float conversion: the general hint.
+    with pytest.raises(autograd.GradcheckError) as info:
+        autograd.gradcheck(lambda v: v * v.data, [x])
+    assert info.value.failures[0].analytic == x            # d/dv (v * 0.5) = 0.5, not 2v
+    assert str(info.value).splitlines()[-1] == (
+        "No single operation's local derivative is wrong at this point; look at how f "
+        "combines them (for example a branch on .data).")
