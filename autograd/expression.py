@@ -436,8 +436,11 @@ def _check(text: str, tree: ast.expr, offset: int) -> tuple[str, ...]:
             names.setdefault(node.id, None)
         elif isinstance(node, ast.BinOp):
             if type(node.op) not in _BINARY:
+                # x^2 is how most people first write a power: say what to write instead.
+                power = "; a power is written **, as in x**2" if isinstance(
+                    node.op, ast.BitXor) else ""
                 raise fail(f"the operator {_OPERATOR_WORDS.get(type(node.op), '?')!r} is "
-                           "not allowed (only + - * / **)", node)
+                           f"not allowed (only + - * / **{power})", node)
         elif isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, (ast.USub, ast.UAdd)):
                 raise fail(f"the operator {_OPERATOR_WORDS.get(type(node.op), '?')!r} is "

@@ -74,3 +74,15 @@ def test_the_command_line_prints_one_line_and_exits_2(capsys) -> None:
         captured = capsys.readouterr()
         assert status == 2 and captured.out == ""
         assert len(captured.err.strip().splitlines()) == 1 and "\x1b" not in captured.err
+
+
+def test_a_caret_for_a_power_says_to_write_two_stars() -> None:
+    # x^2 is Python's exclusive or, and the usual first try at a square.
+    err = error_of("3*x^2", x=2.0)
+    assert isinstance(err, ExpressionError)
+    assert err.message == ("the operator '^' is not allowed (only + - * / **; a power is "
+                           "written **, as in x**2)")
+    assert err.column == 1
+    assert parse("3*x**2").evaluate({"x": 2.0}).data == 3 * 2.0 ** 2   # as the hint says
+    other = error_of("x % 2", x=2.0)                                    # no power hint
+    assert other.message == "the operator '%' is not allowed (only + - * / **)"
