@@ -1369,48 +1369,40 @@ def topological_order(root: Value, *, leaves: bool = True) -> list[Value]:
     if root._fn is None:
         return [root] if leaves else []
     order: list[Value] = []
-    emit = order.append
-    # A node's state: absent (not seen), _ENTERED (its parents are being visited) or
-    # _DONE (emitted).  The stack holds nodes only: a node popped while _ENTERED has had
-    # all its parents emitted, since they were pushed above it; a node popped while
-    # _DONE was pushed again by another child and is passed over.  Parents are pushed
-    # in reverse so that the first argument is visited first.  Nothing is allocated per
-    # node but the two container entries, so a deep graph gives the garbage collector
-    # nothing new to scan.
-    state: dict[Value, bool] = {}  # Values hash by identity
-    seen = state.get
-    stack = [root]
-    push = stack.append
-    pop = stack.pop
-    while stack:
-        node = pop()
-        entered = seen(node)
-        if entered is not None:
-            if entered:  # all of its parents are in `order`
-                state[node] = _DONE
-                emit(node)
-            continue
-        fn = node._fn
-        if fn is None:  # a leaf is complete as soon as it is reached
-            state[node] = _DONE
-            if leaves:
-                emit(node)
-            continue
-        state[node] = _ENTERED
-        push(node)
-        arity = fn.arity  # parents in _a and _b, or (arity -1) a tuple in _a
-        if arity == 2:
-            push(node._b)
-            push(node._a)
-        elif arity == 1:
-            push(node._a)
-        else:
-            stack.extend(reversed(node._a))
+    visited = {root}  # Values hash by identity
+    # The stack is two flat lists: the nodes on the current path and, for each, the
+    # position of the next parent to look at.  Nothing is allocated per node (no tuple,
+    # no iterator), so a path a million nodes deep gives the garbage collector nothing
+    # new to scan.  Parents are read from the slots: `_a` and `_b` for one or two
+    # parents, `_a` as a tuple for an n-ary node (see `Value.parents`).
+    path = [root]
+    next_parent = [0]
+    while path:
+        node = path[-1]
+        i = next_parent[-1]
+        arity = node._fn.arity
+        many = node._a if arity < 0 else None
+        count = len(many) if many is not None else arity
+        while i < count:
+            parent = many[i] if many is not None else (node._b if i else node._a)
+            i += 1
+            if parent._fn is None:  # a leaf is complete as soon as it is seen
+                if leaves and parent not in visited:
+                    visited.add(parent)
+                    order.append(parent)
+                continue
+            if parent in visited:
+                continue
+            visited.add(parent)
+            next_parent[-1] = i
+            path.append(parent)
+            next_parent.append(0)
+            break
+        else:  # every parent is already in `order`
+            path.pop()
+            next_parent.pop()
+            order.append(node)
     return order
-
-
-_ENTERED = True
-_DONE = False
 
 
 Edge = tuple[Value, Value, int, Any, Any]
