@@ -1261,6 +1261,19 @@ Value.data = Value.__dict__["_data"]  # type: ignore[assignment]
 Value.grad = Value.__dict__["_grad"]  # type: ignore[assignment]
 
 
+def _reported_slot(name: str, doc: str) -> property:
+    """A property over the slot ``_<name>`` that tells the observers of each read."""
+    slot = Value.__dict__["_" + name]
+    what = "." + name
+
+    def read(v: Value) -> Any:
+        if _observers:
+            _observed(what)
+        return slot.__get__(v, Value)
+
+    return property(read, slot.__set__, doc=doc)
+
+
 class _ObservedValue(Value):
     """A Value whose public ``data`` and ``grad`` tell the observers when code reads them.
 
@@ -1272,27 +1285,8 @@ class _ObservedValue(Value):
 
     __slots__ = ()
 
-    @property
-    def data(self) -> float:  # type: ignore[override]
-        """The number this Value holds (a read is reported to the observers)."""
-        if _observers:
-            _observed(".data")
-        return self._data
-
-    @data.setter
-    def data(self, value: float) -> None:
-        self._data = value
-
-    @property
-    def grad(self) -> float:  # type: ignore[override]
-        """d root / d self after a backward pass (a read is reported to the observers)."""
-        if _observers:
-            _observed(".grad")
-        return self._grad
-
-    @grad.setter
-    def grad(self, value: float) -> None:
-        self._grad = value
+    data = _reported_slot("data", "The number this Value holds (a read is reported).")
+    grad = _reported_slot("grad", "d root / d self after a backward pass (a read is reported).")
 
 
 def _holding_a_non_number(root: Value, order: Sequence[Value]) -> str | None:
