@@ -373,7 +373,8 @@ JS = """
     $('quiz').style.display = asks(k) ? 'block' : 'none';
     if (k < 0) {
       $('phase').textContent = 'start';
-      $('title').textContent = 'The graph as built. Press Next to run the forward pass.';
+      $('title').textContent = 'The graph as built, every value already computed. ' +
+        'Press Next to replay the forward pass, then the backward pass, step by step.';
     } else {
       const step = steps[k];
       for (const id of step.focus.concat(step.edges)) {
