@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import ast
 import math
+import operator
 import re
 import sys
 import warnings
@@ -283,6 +284,11 @@ class Expression:
         return _Span(1, "")  # unreachable: every variable occurs in the tree
 
 
+_ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": operator.truediv,
+    "**": operator.pow}
+
+
 def _binary(symbol: str, a: Operand, b: Operand) -> Operand:
     """Apply + - * / ** to Values or numbers; numbers alone go through the engine's checks.
 
@@ -294,16 +300,8 @@ def _binary(symbol: str, a: Operand, b: Operand) -> Operand:
         # engine's domain errors instead of Python's ZeroDivisionError or a complex number.
         with no_grad():
             return _binary(symbol, Value(a), b).data  # type: ignore[union-attr]
-    if symbol == "+":
-        result = a + b
-    elif symbol == "-":
-        result = a - b
-    elif symbol == "*":
-        result = a * b
-    elif symbol == "/":
-        result = a / b
-    else:
-        result = a ** b  # a Value base with a number exponent records '**', else 'pow'
+    # Python's own operators: a Value base with a number exponent records '**', else 'pow'.
+    result = _ARITHMETIC[symbol](a, b)
     x, y = float(a), float(b)
     if math.isinf(float(result)) and math.isfinite(x) and math.isfinite(y):
         raise DomainError(f"{symbol}: result overflows a float (the largest is about "
