@@ -224,3 +224,14 @@ def test_gradcheck_finds_a_wrong_lecture_closure_and_names_no_engine_rule() -> N
         autograd.gradcheck(lambda x: wrong_exp(x) * x, [0.4])
     assert caught.value.suspects == []          # no engine rule is to blame
     autograd.gradcheck(lambda x: lecture_exp(x) * x, [0.4])   # the right closure passes
+
+
+def test_compile_refuses_a_closure_node_in_one_line() -> None:
+    import numpy as np
+
+    import autograd
+
+    w = Value(0.5)
+    compiled = autograd.compile(lambda x: lecture_exp(x * w), 1)
+    with pytest.raises(TypeError, match="^compile: the node 'exp' was built with Value"):
+        compiled(np.array([[1.0], [2.0]]))

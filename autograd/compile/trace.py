@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..engine import Value, enable_grad, observe_reads, topological_order
+from ..engine import CLOSURE, Value, enable_grad, observe_reads, topological_order
 
 __all__ = ["GraphMismatchError", "Trace", "DataWatch", "trace_row", "signature", "mismatch"]
 
@@ -68,7 +68,14 @@ def trace_row(fn: Callable[..., Any], row: Sequence[float],
                 out = fn(*placeholders)
     if not isinstance(out, Value):
         raise TypeError(f"compile: fn must return a Value, got {type(out).__name__}")
-    return Trace(topological_order(out), placeholders, out)
+    order = topological_order(out)
+    for node in order:
+        if node._fn is CLOSURE:  # micrograd's way: numbers, but no rule to run on arrays
+            raise TypeError(
+                f"compile: the node {node.op or '(no _op)'!r} was built with "
+                "Value(data, _children, _op) and a _backward function, which has no rule "
+                "to run on a batch; define the operation with autograd.primitive")
+    return Trace(order, placeholders, out)
 
 
 def signature(trace: Trace, param_ids: set[int]) -> list[tuple]:
