@@ -138,9 +138,9 @@ class Operand:
                 view = view.reshape(self.shape)
             view += total
         elif self.unique:
-            GS[self.index] += np.broadcast_to(total, self.shape).ravel()
+            GS[self.index] += _broadcast(total, self.shape).ravel()
         else:  # the same node twice: fancy += would keep only one contribution
-            np.add.at(GS, self.index, np.broadcast_to(total, self.shape).ravel())
+            np.add.at(GS, self.index, _broadcast(total, self.shape).ravel())
 
     def add(self, st: Stores, contribution: Any, fresh: bool) -> bool:
         """Add d root / d operand (broadcastable to shape + (batch or 1,)) into the
@@ -152,14 +152,14 @@ class Operand:
         batch = st.batch
         if self.block < 0:
             full = self.shape + (batch,)
-            flat = np.broadcast_to(contribution, full).reshape(self.size, batch)
+            flat = _broadcast(contribution, full).reshape(self.size, batch)
             for (b, rows, positions), mode in zip(self.pieces, self.modes):
                 _add_rows(st, b, rows, mode, self.unique, flat[positions])
             return False
         if self.merge is not None:
             order, starts = self.merge
             full = self.shape + (batch,)
-            flat = np.broadcast_to(contribution, full).reshape(self.size, batch)
+            flat = _broadcast(contribution, full).reshape(self.size, batch)
             contribution = (np.add.reduce(flat, axis=0, keepdims=True) if starts.size == 1
                             else np.add.reduceat(flat[order], starts, axis=0))
             fresh = True
@@ -185,10 +185,17 @@ class Operand:
             view += contribution
             return False
         if self.merge is None:
-            contribution = np.broadcast_to(contribution, self.shape + (batch,)) \
+            contribution = _broadcast(contribution, self.shape + (batch,)) \
                 .reshape(self.size, batch)
         st.grads[self.block][rows] += contribution  # rows unique here
         return False
+
+
+def _broadcast(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """`values` in `shape`: itself when it has that shape already (the common case:
+    np.broadcast_to costs a few microseconds per call, a noticeable share of a small
+    batch's step)."""
+    return values if values.shape == shape else np.broadcast_to(values, shape)
 
 
 def _add_rows(st: Stores, block: int, rows: Any, mode: str, unique: bool,
