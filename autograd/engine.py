@@ -962,7 +962,7 @@ class Value:
                                 f"{type(child).__name__} {child!r:.60}")
             if not any(child is p for p in parents):  # micrograd keeps a set
                 parents.append(child)
-        if not parents or not (_state.enabled if _open_blocks else True):
+        if not parents or (_open_blocks and not _state.enabled):
             return  # nothing to depend on (or no_grad): a leaf, as micrograd's would act
         self._fn = CLOSURE
         self._a = tuple(parents)
