@@ -665,6 +665,14 @@ def _np_by_sign(x: np.ndarray, above: Any, at_or_below: Any) -> np.ndarray:
     return np.where(x > 0.0, above, np.where(x <= 0.0, at_or_below, math.nan))
 
 
+def _np_one_minus_square(out: np.ndarray) -> np.ndarray:
+    """1 - out^2 in one new array: the temporary out^2, freed at once, would be the
+    heap's top, which glibc hands back to the system and the next call faults in again."""
+    local = out * out
+    np.subtract(1.0, local, out=local)
+    return local
+
+
 def _np_relu(x: np.ndarray) -> np.ndarray:
     """max(x, 0), NaN kept, as `_relu_forward` (one pass; np.where takes several).  Its
     sign is relu's slope: 1 above 0, 0 at or below, NaN at NaN."""
@@ -798,7 +806,7 @@ SQRT = _register(Op(
     sample=_uniform((0.05, 5.0)), function="sqrt", method="sqrt"))
 TANH = _register(Op(
     "tanh", math.tanh, lambda x, out: (1.0 - out * out,), "d/dx = 1 - tanh(x)^2",
-    batch=BatchRule(lambda x, p: np.tanh(x), lambda x, out, p: (1.0 - out * out,)),
+    batch=BatchRule(lambda x, p: np.tanh(x), lambda x, out, p: (_np_one_minus_square(out),)),
     sample=_uniform(_WIDE), function="tanh", method="tanh"))
 SIGMOID = _register(Op(
     "sigmoid", _sigmoid_forward, lambda x, out: (out * (1.0 - out),),
