@@ -21,7 +21,8 @@ import numpy as np
 from ..engine import OPS
 from .rules import VECTORIZED
 
-__all__ = ["Stores", "Operand", "Group", "ElementwiseGroup", "SumGroup", "DotGroup", "rows_of",
+__all__ = ["Stores", "Operand", "Group", "ElementwiseGroup", "SumGroup", "DotGroup",
+           "ConstantDotGroup", "rows_of",
            "OWN", "ZEROS", "ADD"]
 
 OWN, ZEROS, ADD = "own", "zeros", "add"
@@ -335,6 +336,45 @@ def _accumulate(total: np.ndarray, part: np.ndarray) -> np.ndarray:
         total += part
         return total
     return total + part
+
+
+class ConstantDotGroup(_NaryGroup):
+    """w.x + b nodes whose every operand is batch-constant (an L2 penalty's p . p): one
+    number per node for the whole batch, so the (g, k) operands are read from S as they
+    are, without the batch axis the general `DotGroup` carries through each step."""
+
+    def __init__(self, terms: list[tuple[Operand, Operand]], bias: Operand,
+                 parent_locations: list[list[tuple[bool, int, int]]]) -> None:
+        self.name = "dot"
+        self.terms = terms
+        self.bias = bias
+        self.parent_locations = parent_locations
+        self.needed = bias.grad or any(w.grad or x.grad for w, x in terms)
+
+    def operands(self) -> list[Operand]:
+        found = [o for w, x in self.terms for o in (w, x) if o.grad]
+        return found + ([self.bias] if self.bias.grad else [])
+
+    def forward(self, st: Stores) -> tuple[Any, np.ndarray, Any]:
+        S = st.S
+        total = self.bias.constants(S).copy()
+        saved = []
+        for w, x in self.terms:
+            W, X = w.constants(S), x.constants(S)  # (g, k) each
+            total += np.add.reduce(W * X, axis=1)
+            saved.append((W, X))
+        out = total[:, None]
+        return saved, out, self._fsum_failures(st, out)
+
+    def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
+        GS = st.GS  # gout is (g, 1): d root / d node, summed over the batch already
+        for (w, x), (W, X) in zip(self.terms, saved):
+            if w.grad:
+                w.add_constants(GS, gout * X)
+            if x.grad:
+                x.add_constants(GS, gout * W)
+        if self.bias.grad:
+            self.bias.add_constants(GS, gout[:, 0])
 
 
 class DotGroup(_NaryGroup):

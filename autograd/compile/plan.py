@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from ..engine import Value
-from .batch import ADD, OWN, ZEROS, DotGroup, ElementwiseGroup, Group, Operand, SumGroup
+from .batch import ADD, OWN, ZEROS, ConstantDotGroup, DotGroup, ElementwiseGroup, Group, Operand, SumGroup
 
 __all__ = ["Plan", "make_plan"]
 
@@ -276,6 +276,12 @@ def _make_group(name: str, param: Any, layout: tuple,
         classes: dict[tuple, list[int]] = {}
         for t in range(n):
             classes.setdefault((layout[t], layout[n + t]), []).append(t)
+        if all(lay[0] for lay in layout):  # every operand batch-constant: p . p, say
+            return ConstantDotGroup(
+                [(operand(ts, (g, len(ts)), w_lay), operand([n + t for t in ts],
+                                                             (g, len(ts)), x_lay))
+                 for (w_lay, x_lay), ts in classes.items()],
+                operand([2 * n], (g,), layout[-1]), full)
         terms = []
         for (w_layout, x_layout), ts in classes.items():
             w = operand(ts, (g, len(ts)), w_layout)
