@@ -276,7 +276,9 @@ class BatchRule:
     * ``derivative(*inputs, out, param)`` -- one array (or number) of local derivatives
       d out / d input per input;
     * ``invalid(*inputs, out, param)`` -- a boolean array, True exactly where the scalar
-      rules raise `DomainError`; None when they never do.
+      rules raise `DomainError`, or None when they raise nowhere in these arrays (a
+      rule may check that first, in one pass, before it builds the mask); the field is
+      None when they never do.
 
     ``param`` is the operation's constant (the n of ``x ** n``), None for the others.
     """
@@ -673,6 +675,20 @@ def _np_one_minus_square(out: np.ndarray) -> np.ndarray:
     return local
 
 
+def _np_exp_overflows(x: np.ndarray, out: np.ndarray, p: Any) -> np.ndarray | None:
+    """Where exp overflowed from a finite argument (the scalar rule raises there)."""
+    if out.max() < math.inf:  # one pass for the common case (NaN compares False)
+        return None
+    return np.isinf(out) & np.isfinite(x)
+
+
+def _np_log_outside(x: np.ndarray, out: np.ndarray, p: Any) -> np.ndarray | None:
+    """Where log's argument is not > 0 (NaN included), as `_check_log`."""
+    if x.min() > 0.0:  # one pass for the common case (NaN compares False)
+        return None
+    return ~(x > 0.0)
+
+
 def _np_relu(x: np.ndarray) -> np.ndarray:
     """max(x, 0), NaN kept, as `_relu_forward` (one pass; np.where takes several).  Its
     sign is relu's slope: 1 above 0, 0 at or below, NaN at NaN."""
@@ -685,10 +701,17 @@ def _np_sign(x: np.ndarray) -> np.ndarray:
     return np.where(x < 0.0, -1.0, _np_by_sign(x, 1.0, 0.0))
 
 
-def _np_first_share(first_wins: np.ndarray, second_wins: np.ndarray,
-                    tie: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    share = np.where(first_wins, 1.0, np.where(second_wins, 0.0,
-                                               np.where(tie, 0.5, math.nan)))
+def _np_first_share(winner: np.ndarray, loser: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """maximum's slopes (minimum's with the inputs swapped), as `_maximum_slopes`: 1 and 0
+    where the first input is larger, 0 and 1 where smaller, 1/2 each at a tie, NaN at
+    NaN.  Read from the sign of the difference: a few whole-array passes instead of
+    nested np.where (about three times faster at 1,000 rows)."""
+    share = np.sign(winner - loser)  # 1, -1 or 0; NaN at NaN and at inf - inf
+    share *= 0.5
+    share += 0.5
+    if not np.isfinite(np.add.reduce(share, axis=None)):
+        # A tie of two equal infinities is a tie, not NaN.
+        np.copyto(share, 0.5, where=winner == loser)
     return share, 1.0 - share
 
 
@@ -789,13 +812,11 @@ POW = _register(Op(
     sample=_uniform((0.2, 3.0), (-2.0, 2.0)), symbol="**"))
 EXP = _register(Op(
     "exp", _exp_forward, lambda x, out: (out,), "d/dx = exp(x)", raises_in_forward=True,
-    batch=BatchRule(lambda x, p: np.exp(x), lambda x, out, p: (out,),
-                    lambda x, out, p: np.isinf(out) & np.isfinite(x)),
+    batch=BatchRule(lambda x, p: np.exp(x), lambda x, out, p: (out,), _np_exp_overflows),
     sample=_uniform((-5.0, 5.0)), function="exp", method="exp"))
 LOG = _register(Op(
     "log", math.log, lambda x, out: (1.0 / x,), "d/dx = 1/x", check=_check_log,
-    batch=BatchRule(lambda x, p: np.log(x), lambda x, out, p: (1.0 / x,),
-                    lambda x, out, p: ~(x > 0.0)),
+    batch=BatchRule(lambda x, p: np.log(x), lambda x, out, p: (1.0 / x,), _np_log_outside),
     sample=_uniform((0.05, 5.0)), function="log", method="log"))
 SQRT = _register(Op(
     "sqrt", math.sqrt, lambda x, out: (_sqrt_slope(out),), "d/dx = 1 / (2 sqrt(x))",
@@ -858,14 +879,14 @@ MAXIMUM = _register(Op(
     "maximum", _maximum, lambda a, b, out: _maximum_slopes(a, b),
     "d/da = 1 if a > b, 0 if a < b, 1/2 if a = b; d/db = 1 - d/da", 2,
     batch=BatchRule(lambda a, b, p: np.maximum(a, b),
-                    lambda a, b, out, p: _np_first_share(a > b, a < b, a == b)),
+                    lambda a, b, out, p: _np_first_share(a, b)),
     sample=_apart_point, kinks=(((1.0, 1.0), None), ((-0.5, -0.5), None)),
     function="maximum"))
 MINIMUM = _register(Op(
     "minimum", _minimum, lambda a, b, out: _minimum_slopes(a, b),
     "d/da = 1 if a < b, 0 if a > b, 1/2 if a = b; d/db = 1 - d/da", 2,
     batch=BatchRule(lambda a, b, p: np.minimum(a, b),
-                    lambda a, b, out, p: _np_first_share(a < b, a > b, a == b)),
+                    lambda a, b, out, p: _np_first_share(b, a)),
     sample=_apart_point, kinks=(((1.0, 1.0), None), ((-0.5, -0.5), None)),
     function="minimum"))
 SUM = _register(Op(
