@@ -8,7 +8,17 @@ from typing import Any
 import numpy as np
 
 from ..engine import Value
-from .batch import ADD, OWN, ZEROS, ConstantDotGroup, DotGroup, ElementwiseGroup, Group, Operand, SumGroup
+from .batch import (
+    ADD,
+    OWN,
+    ZEROS,
+    ConstantDotGroup,
+    DotGroup,
+    ElementwiseGroup,
+    Group,
+    Operand,
+    SumGroup,
+)
 
 __all__ = ["Plan", "make_plan"]
 
