@@ -1619,8 +1619,9 @@ def backprop_walk(order: Sequence[Value], grads: dict[Value, Any] | None = None,
     reached only after every Value that uses it.  For each node with an operation it
     yields ``(node, upstream, locals)``: ``upstream`` is d root / d node and ``locals``
     holds d node / d parent for each of ``node.parents``, in order (the operation's
-    derivative rule, see `local_derivatives`).  The chain rule is then the consumer's
-    part: add ``upstream * locals[k]`` into parent k's gradient.
+    derivative rule, see `local_derivatives`; for `sum` and `dot`, a sequence that
+    computes them when first read, see `_LocalsView`).  The chain rule is then the
+    consumer's part: add ``upstream * locals[k]`` into parent k's gradient.
 
     A node's upstream gradient is read when the walk reaches it: from ``grads[node]``
     when a dictionary is given (nodes missing from it are passed over), else from
