@@ -185,6 +185,50 @@ def test_vectorised_rule_equals_scalar_rule(name):
     assert checked >= 3
 
 
+NON_FINITE = [math.inf, -math.inf, math.nan, 1e308, -1e308]
+
+
+@pytest.mark.parametrize("name", [n for n in BUILTINS if n not in ("sum", "dot")]
+                         + ["atan", "maximum", "minimum"])
+def test_vectorised_rule_on_a_whole_batch_equals_scalar_rule(name):
+    """The same points as one array: a rule may check the whole batch in one pass before
+    it builds a mask (exp, log) or read its slopes from whole-array arithmetic (maximum,
+    minimum), so valid and invalid entries, ties and infinities are mixed in one call."""
+    op = OPS[name]
+    rng = np.random.default_rng(11)
+    pts = points(name, rng)
+    extra = NON_FINITE + [0.0, 2.0]
+    if op.arity == 1 and not op.has_param:
+        pts += [(x,) for x in extra]
+    elif not op.has_param:
+        pts += [(x, y) for x in extra for y in extra]
+    by_param: dict = {}
+    for args in pts:
+        by_param.setdefault(args[-1] if op.has_param else None, []).append(args)
+    for param, group in by_param.items():
+        inputs = list(zip(*[a[:-1] if op.has_param else a for a in group]))
+        arrays = [np.array([column]) for column in inputs]  # shape (1, batch)
+        with np.errstate(all="ignore"):
+            out = np.asarray(VECTORIZED[name].forward(*arrays, param), dtype=float)
+            mask = (None if VECTORIZED[name].invalid is None
+                    else VECTORIZED[name].invalid(*arrays, out, param))
+            slopes = VECTORIZED[name].derivative(*arrays, out, param)
+        flagged = (np.zeros(out.shape, dtype=bool) if mask is None
+                   else np.broadcast_to(np.asarray(mask, dtype=bool), out.shape))
+        for k, args in enumerate(group):
+            try:
+                expected = scalar_reference(name, args)
+            except (ArithmeticError, ValueError):
+                expected = None
+            assert bool(flagged[0, k]) == (expected is None), (name, args)
+            if expected is None:
+                continue
+            assert same_float(float(out[0, k]), expected[0]), (name, args)
+            for got, want in zip(slopes, expected[1]):
+                got = float(np.broadcast_to(np.asarray(got, dtype=float), out.shape)[0, k])
+                assert same_float(got, want), (name, args, got, want)
+
+
 # --------------------------------------------------------------------------------------
 # A multi-layer perceptron made of dot nodes, as nn builds it.
 # --------------------------------------------------------------------------------------
