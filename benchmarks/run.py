@@ -92,6 +92,26 @@ def median_time(fn: Callable[[], object], repeat: int, inner: int = 1) -> float:
     return statistics.median(times) / inner
 
 
+def median_times_alternating(contenders: list[tuple[Callable[[], object], int]],
+                             repeat: int) -> list[float]:
+    """`median_time` for several (fn, inner) contenders, their samples taken in turn.
+
+    Sample k of every contender is taken before sample k + 1 of any: when the machine's
+    speed drifts during the run (another job starts, the CPU's clock changes), every
+    contender meets the same drift, and the ratios between them stay put.
+    """
+    times: list[list[float]] = [[] for _ in contenders]
+    for _ in range(repeat):
+        for (fn, inner), found in zip(contenders, times):
+            gc.collect()
+            start = clock()
+            for _ in range(inner):
+                fn()
+            found.append((clock() - start) / inner)
+    gc.collect()
+    return [statistics.median(found) for found in times]
+
+
 # --------------------------------------------------------------------------------------
 # 1. Random graphs.
 # --------------------------------------------------------------------------------------
@@ -515,13 +535,17 @@ def variants(sizes: list[int], quick: bool) -> list[dict[str, Any]]:
 
             inner = 2 if quick else max(2, 20_000 // n)
             np_layers = [(W.copy(), b.copy()) for W, b in layers]
+
+            def numpy_step(X: np.ndarray = X, y: np.ndarray = y,
+                           L: bench_numpy.Layers = np_layers, v: Variant = variant) -> float:
+                return bench_numpy.step(L, X, y, LR, ALPHA, v.activation, v.loss)
+
+            # The two contenders' samples alternate, so that both meet the same drift.
+            compiled_time, numpy_time = median_times_alternating(
+                [(training_step, inner), (numpy_step, inner)], 5 if quick else 15)
             row = {"variant": variant.name, "rows": n, "record": record, "agree": agree,
                    "groups": len(compiled.groups), "nodes per row": compiled.node_count,
-                   "compiled": median_time(training_step, 3 if quick else 7, inner=inner),
-                   "numpy": median_time(
-                       lambda X=X, y=y, L=np_layers, v=variant: bench_numpy.step(
-                           L, X, y, LR, ALPHA, v.activation, v.loss),
-                       3 if quick else 7, inner=4 * inner)}
+                   "compiled": compiled_time, "numpy": numpy_time}
             params = model.parameters()
             row["loops"] = median_time(lambda ps=params: (zero_grad(ps), update(ps)),
                                        3 if quick else 7, inner=20 if quick else 100)
