@@ -747,6 +747,8 @@ def variants_report(rows: list[dict[str, Any]]) -> list[str]:
         "hand-written NumPy step (`benchmarks/bench_numpy.py`) on 100, 1,000 and 10,000",
         "rows.  Each compiled step is zero_grad, `backward` on the batch and the update loop;",
         "before timing, its loss and gradients are compared with NumPy's (last column).",
+        "The two steps take their samples in turn (15 each, medians), so that a change in",
+        "the machine's speed during the run reaches both.",
         "*First call* is the compiled function's first call on the batch: recording the",
         "graph (traces of rows 0 and 1, the plan, up to 8 rows checked) and one forward pass.",
         "",
