@@ -258,13 +258,19 @@ class ElementwiseGroup(Group):
     def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
         locals_ = self.rule.derivative(*saved, out, self.param)
         # Nothing reads this group's gradient after its backward: one operand may take it
-        # over as its own where the gradient passes through unchanged (+, -).
-        given = False
-        for operand, local in zip(self.args, locals_):
-            if not operand.grad:
-                continue
+        # over as its own where the gradient passes through unchanged (+, -), and the last
+        # operand may have its contribution written over it (relu's gout * slope) instead
+        # of into a new array, which would come from memory not touched for a while.  Not
+        # a batch-constant group's: its gout is a view of the store GS.
+        needy = [(o, local) for o, local in zip(self.args, locals_) if o.grad]
+        given = self.out_const
+        last = len(needy) - 1
+        for k, (operand, local) in enumerate(needy):
             if isinstance(local, (int, float)) and local == 1.0:
                 given = operand.add(st, gout, not given) or given
+            elif k == last and not given:
+                np.multiply(gout, local, out=gout)
+                operand.add(st, gout, True)
             else:
                 operand.add(st, gout * local, True)
 
