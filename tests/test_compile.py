@@ -562,6 +562,56 @@ def test_constant_taken_from_the_data_is_detected():
         autograd.compile(lambda x: w * x.detach(), 1)(X)
 
 
+def _exp_through_math(x):
+    return x * math.exp(x)  # the slip: math.exp turns x into a plain float
+
+
+def _exp_of_data_through_math(x):
+    return x * math.exp(x.data)  # the same slip, reading .data itself
+
+
+def _mismatch_message(fn, X, **options):
+    with pytest.raises(GraphMismatchError) as info:
+        autograd.compile(fn, 1, **options)(X)
+    return str(info.value)
+
+
+@pytest.mark.parametrize("fn", [_exp_through_math, _exp_of_data_through_math])
+def test_a_math_function_on_a_value_is_named_as_the_likely_cause(fn):
+    # exp(row 0) and exp(row 1) enter the graph as two different constants.
+    message = _mismatch_message(fn, np.array([[0.5], [1.0]]))
+    where = f"{__file__}:{fn.__code__.co_firstlineno + 1}"
+    assert message == (
+        "compile: fn builds a different graph for row 1 than for row 0 (3 nodes, recorded "
+        f"3); first difference at node 1: recorded constant {math.exp(0.5)!r}, now constant "
+        f"{math.exp(1.0)!r}. The graph depends on the data: fn turned a Value into a plain "
+        f"float at {where} (float(v), or a math function such as math.exp(v) or "
+        "math.exp(v.data)), so that number came back as a constant that differs from row to "
+        "row and no gradient flows through it: use the Value's own operation instead "
+        "(v.exp() or autograd.exp(v)).")
+
+
+def test_the_math_hint_also_comes_when_a_later_call_finds_the_mismatch():
+    # One row alone records without a mismatch; the second call re-traces every row
+    # without the watch, and still names the float read seen while recording.
+    c = autograd.compile(_exp_through_math, 1, check="all")
+    c(np.array([[0.5]]))
+    with pytest.raises(GraphMismatchError, match=r"for row 1 .*math\.exp\(v\)"):
+        c(np.array([[0.5], [1.0]]))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x: x * 2.0 if x.data > 0 else -x,    # a genuine branch on the data
+    lambda x: x * x.data,                       # .data as a constant, no math function
+])
+def test_a_branch_on_the_data_keeps_the_general_hint(fn):
+    message = _mismatch_message(fn, np.array([[1.0], [-3.0]]))
+    assert message.endswith("The graph depends on the data (a Python if/max/loop on a "
+                            "Value's data?), so it cannot be compiled: call fn eagerly "
+                            "instead.")
+    assert "math" not in message and "float" not in message
+
+
 def test_branch_on_a_parameter_is_caught_when_it_flips():
     w = Value(1.0)
 

@@ -4,13 +4,19 @@ and describing the graph it builds so that two traces can be compared.
 
 from __future__ import annotations
 
+import linecache
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..engine import CLOSURE, Value, enable_grad, observe_reads, topological_order
 
-__all__ = ["GraphMismatchError", "Trace", "DataWatch", "trace_row", "signature", "mismatch"]
+__all__ = ["GraphMismatchError", "Trace", "DataWatch", "Signature", "trace_row", "signature",
+           "mismatch"]
+
+# A call of a math-module function on the source line of a `.data` read: math.exp(v.data).
+_MATH_CALL = re.compile(r"\bmath\.\w+\(")
 
 
 class GraphMismatchError(ValueError):
@@ -29,6 +35,8 @@ class Trace:
     order: list[Value]          # the graph in topological order (root last)
     placeholders: list[Value]
     output: Value
+    # Where fn turned a Value into a plain float (see `DataWatch.floats`); watched runs only.
+    floats: list[str] = field(default_factory=list)
 
 
 class DataWatch:
@@ -42,16 +50,27 @@ class DataWatch:
 
     Looks by other threads while the block is open are noted too: that can only cause
     extra checks, never fewer.
+
+    `floats` are the places (``file:line``) among them where the number left the graph as
+    a plain float: ``float(v)``, which ``math.exp(v)`` calls, or ``.data`` read on a line
+    that calls a ``math`` function (``math.exp(v.data)``).  The lecture's classic slip;
+    `mismatch` names it as the likely cause.
     """
 
     def __init__(self) -> None:
         self.reads: list[str] = []
+        self.floats: list[str] = []
 
     def saw(self, what: str, frame: Any) -> None:
         """The `observe_reads` callback: note the look and where it happened."""
-        where = f"{what} at {frame.f_code.co_filename}:{frame.f_lineno}"
+        place = f"{frame.f_code.co_filename}:{frame.f_lineno}"
+        where = f"{what} at {place}"
         if len(self.reads) < 20 and where not in self.reads:
             self.reads.append(where)
+            # Only new places reach here, so a loop reading .data reads no source again.
+            if what == "__float__" or (what == ".data" and _MATH_CALL.search(
+                    linecache.getline(frame.f_code.co_filename, frame.f_lineno))):
+                self.floats.append(place)
 
 
 def trace_row(fn: Callable[..., Any], row: Sequence[float],
@@ -60,6 +79,7 @@ def trace_row(fn: Callable[..., Any], row: Sequence[float],
     return the graph it built.  `known` are leaves of an earlier trace (the parameters
     among them): the watch sees fn read their ``.data`` too."""
     placeholders = [Value(float(v)) for v in row]
+    floats_before = 0 if watch is None else len(watch.floats)
     with enable_grad():  # recording must work even if the caller is under no_grad
         if watch is None:
             out = fn(*placeholders)
@@ -75,10 +95,21 @@ def trace_row(fn: Callable[..., Any], row: Sequence[float],
                 f"compile: the node {node.op or '(no _op)'!r} was built with "
                 "Value(data, _children, _op) and a _backward function, which has no rule "
                 "to run on a batch; define the operation with autograd.primitive")
-    return Trace(order, placeholders, out)
+    floats = [] if watch is None else watch.floats[floats_before:]
+    return Trace(order, placeholders, out, floats)
 
 
-def signature(trace: Trace, param_ids: set[int]) -> list[tuple]:
+class Signature(list):
+    """A trace's signature: a list of node descriptions, compared as a list.
+
+    It also carries, outside the comparison, the trace's `floats`, so that the plan's
+    recorded signature still knows them when a later, unwatched trace differs from it.
+    """
+
+    floats: Sequence[str] = ()
+
+
+def signature(trace: Trace, param_ids: set[int]) -> Signature:
     """One hashable description per node; two traces have the same graph iff equal.
 
     Op nodes: (operation, op parameter, parent positions); leaves: ('input', k),
@@ -88,7 +119,9 @@ def signature(trace: Trace, param_ids: set[int]) -> list[tuple]:
     order = trace.order
     index = dict(zip(map(id, order), range(len(order))))
     inputs = {id(p): k for k, p in enumerate(trace.placeholders)}
-    sig: list[tuple] = []
+    sig = Signature()
+    if trace.floats:
+        sig.floats = trace.floats
     append = sig.append
     for node in order:
         fn = node._fn
@@ -135,9 +168,20 @@ def mismatch(recorded: list[tuple], found: list[tuple], row: int, where: str,
     detail = (f"first difference at node {first}: recorded "
               f"{_describe(recorded[first], params) if first < len(recorded) else 'nothing'}"
               f", now {_describe(found[first], params) if first < len(found) else 'nothing'}")
+    floats = [*getattr(recorded, "floats", ()), *getattr(found, "floats", ())]
+    if floats:
+        # As gradcheck says for the same slip: calling fn eagerly would not help, since
+        # the float also cuts the gradient's path there.
+        cause = (f"fn turned a Value into a plain float at {floats[0]} (float(v), or a math "
+                 "function such as math.exp(v) or math.exp(v.data)), so that number came "
+                 "back as a constant that differs from row to row and no gradient flows "
+                 "through it: use the Value's own operation instead (v.exp() or "
+                 "autograd.exp(v)).")
+    else:
+        cause = ("(a Python if/max/loop on a Value's data?), so it cannot be compiled: "
+                 "call fn eagerly instead.")
     return GraphMismatchError(
         f"compile: fn builds a different graph for row {row} {where} "
         f"({len(found)} nodes, recorded {len(recorded)}); {detail}. The graph depends on "
-        f"the data (a Python if/max/loop on a Value's data?), so it cannot be compiled: "
-        f"call fn eagerly instead."
+        f"the data{':' if floats else ''} {cause}"
     )
