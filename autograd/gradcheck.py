@@ -148,6 +148,37 @@ def _function_name(f: Callable[..., Any]) -> str:
     return getattr(f, "__name__", None) or type(f).__name__
 
 
+def _check_input_count(f: Callable[..., Any], point: Sequence[float], where: str) -> None:
+    """Raise one line naming f and both counts when f cannot take one Value per input.
+
+    Python's own error ('f() missing 1 required positional argument') names neither the
+    check that called f nor how many inputs it was given.  A callable whose signature
+    cannot be read (some builtins) is called as it is, and answers for itself.
+    """
+    try:
+        params = list(inspect.signature(f).parameters.values())
+    except (TypeError, ValueError):
+        return
+    positional = [p for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = sum(p.default is p.empty for p in positional)
+    variadic = any(p.kind is p.VAR_POSITIONAL for p in params)
+    count = len(point)
+    if required <= count and (variadic or count <= len(positional)):
+        return
+    if variadic:
+        takes = f"at least {required}"
+    elif required == len(positional):
+        takes = f"{required}"
+    else:
+        takes = f"{required} to {len(positional)}"
+    plural = "" if takes == "1" else "s"
+    shown = ", ".join(str(p.replace(annotation=p.empty)) for p in params
+                      if p.kind is not p.KEYWORD_ONLY and p.kind is not p.VAR_KEYWORD)
+    given = ", ".join(repr(x) for x in point)
+    raise TypeError(f"{where}: {_function_name(f)} takes {takes} input{plural} ({shown}), "
+                    f"got {count} ({given})")
+
+
 def _point(inputs: Any, where: str) -> list[float]:
     """The inputs as a list of finite floats (Values give their data)."""
     if isinstance(inputs, (numbers.Real, Value)):
@@ -264,6 +295,7 @@ def central_difference(f: Callable[..., Any], inputs: Sequence[Any], i: int,
     if not 0 <= i < len(point):
         raise IndexError(f"{where}: i = {i} is out of range for {len(point)} inputs")
     h = np.float64(_positive("eps", eps, where))
+    _check_input_count(f, point, where)
     plus, x_plus = _shifted(point, int(i), h)
     minus, x_minus = _shifted(point, int(i), -h)
     f_plus = np.float64(_evaluate(f, plus, where))
@@ -313,6 +345,7 @@ def gradcheck_rows(f: Callable[..., Any], inputs: Sequence[Any], eps: float = 1e
     if order not in (1, 2):
         raise ValueError(f"{where}: order must be 1 or 2, got {order!r}")
     name = _function_name(f)
+    _check_input_count(f, point, where)
 
     xs = [Value(x) for x in point]
     y = f(*xs)
@@ -450,6 +483,7 @@ def local_derivative_suspects(f: Callable[..., Any], inputs: Sequence[Any],
     Each operation is reported once, at the first node where it fails.
     """
     point = _point(inputs, "gradcheck")
+    _check_input_count(f, point, "gradcheck")
     y = f(*[Value(x) for x in point])
     if not isinstance(y, Value):
         return []

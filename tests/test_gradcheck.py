@@ -1,5 +1,6 @@
 """gradcheck and central_difference, checked against closed forms and hand computations."""
 
+import inspect
 import math
 import uuid
 
@@ -344,3 +345,59 @@ def test_a_math_function_on_a_value_is_named_as_the_cause():
     assert str(info.value).splitlines()[-1] == (
         "No single operation's local derivative is wrong at this point; look at how f "
         "combines them (for example a branch on .data).")
+
+
+# ------------------------------------------------------------------ how many inputs f takes
+
+def product(x, y):
+    return x * y
+
+
+@pytest.mark.parametrize("where, check", [
+    ("gradcheck", lambda f, inputs: gradcheck(f, inputs)),
+    ("gradcheck", lambda f, inputs: gradcheck_rows(f, inputs)),
+    ("central_difference", lambda f, inputs: central_difference(f, inputs, 0)),
+    ("gradcheck", lambda f, inputs: local_derivative_suspects(f, inputs)),
+], ids=["gradcheck", "gradcheck_rows", "central_difference", "local_derivative_suspects"])
+def test_too_few_or_too_many_inputs_are_named_in_one_line(where, check):
+    with pytest.raises(TypeError) as info:
+        check(product, [1.5])
+    assert str(info.value) == f"{where}: product takes 2 inputs (x, y), got 1 (1.5)"
+    with pytest.raises(TypeError) as info:
+        check(product, [1.5, 2.0, -3.0])
+    assert str(info.value) == f"{where}: product takes 2 inputs (x, y), got 3 (1.5, 2.0, -3.0)"
+
+
+def test_the_input_count_message_says_how_many_a_flexible_function_takes():
+    def scaled(x, y, scale=2.0):
+        return scale * x * y
+
+    def spread(x, y, *rest):
+        return x * y
+
+    with pytest.raises(TypeError, match=r"^gradcheck: scaled takes 2 to 3 inputs "
+                                        r"\(x, y, scale=2\.0\), got 4 \(1\.0, 2\.0, 3\.0, 4\.0\)$"):
+        gradcheck(scaled, [1.0, 2.0, 3.0, 4.0])
+    with pytest.raises(TypeError, match=r"^gradcheck: spread takes at least 2 inputs "
+                                        r"\(x, y, \*rest\), got 1 \(1\.0\)$"):
+        gradcheck(spread, [1.0])
+    with pytest.raises(TypeError, match=r"^gradcheck: <lambda> takes 1 input \(x\), got 2 "):
+        gradcheck(lambda x: x.exp(), [1.0, 2.0])
+
+
+def test_a_right_number_of_inputs_still_checks():
+    # d/dx xy = y, d/dy xy = x; the optional and variadic forms take 2 inputs as well.
+    rows = gradcheck_rows(product, [1.5, -2.0])
+    assert [r.analytic for r in rows] == [-2.0, 1.5]
+    assert gradcheck(product, [1.5, -2.0])
+    assert gradcheck(lambda x, y, scale=2.0: scale * x * y, [1.5, -2.0])
+    assert gradcheck(lambda *xs: xs[0] * xs[1], [1.5, -2.0])
+
+
+def test_a_callable_without_a_signature_is_called_as_it_is():
+    # The builtin max has no signature to read: gradcheck calls it and lets it answer.
+    with pytest.raises(ValueError):
+        inspect.signature(max)
+    rows = gradcheck_rows(max, [1.0, 2.0])        # max(x, y) is y here: slopes 0 and 1
+    assert [r.analytic for r in rows] == [0.0, 1.0]
+    assert [r.numeric for r in rows] == [0.0, 1.0]
