@@ -6,7 +6,8 @@ visible:
 
 * **Colour** of a Value box: |grad| on a log scale, one shade per decade below the
   largest |grad| in the graph (six decades, darkest = largest).  A |grad| of at most
-  1e-6 times the largest, or exactly 0, is *vanishing* (pale grey, dashed border).
+  1e-6 times the largest, or exactly 0, is *vanishing* (pale grey, dashed border); the
+  legend prints that bound, and the boxes are split at exactly the bounds it prints.
   NaN gradients are red and infinite ones orange, whatever their neighbours.
 * **Edge width**: the size of the gradient that flows back along the edge, that is
   upstream grad x local derivative (the same product `Value.backward` adds), again one
@@ -22,7 +23,9 @@ visible:
 * Values are grouped into nested cluster boxes by their dotted scope
   ('layers.0.neurons.1' sits in 'neurons.1' inside 'layers.0').  ``collapse='neuron'``
   or ``collapse='layer'`` draws one box per neuron or per layer, with a summary of its
-  parameters' gradients, so a whole network stays readable.
+  parameters' gradients (the largest colours the box), so a whole network stays
+  readable.  A box whose output's operation passes back exactly 0 although the output
+  has a gradient (a ReLU switched off by this input) is grey and says so.
 
 Node ids come from the position in `autograd.topological_order(root)`: Value ``i`` is
 ``v{i}``, the operation that produced it ``o{i}``; the same graph gives the same DOT
@@ -157,8 +160,14 @@ def _short(x: float) -> str:
 
 
 def _tick(x: float) -> str:
-    """A legend bound: two significant digits."""
+    """A legend bound between two shades of blue: two significant digits."""
     return f"{x:.2g}"
+
+
+def _vanishing_text(top: float) -> str:
+    """The bound at or below which a gradient is grey, with the four significant digits
+    of the boxes' own numbers, so that no grey box reads above it."""
+    return f"{_bound(top, DECADES):.4g}"
 
 
 def _escape(text: str, for_dot: bool = True) -> str:
@@ -225,8 +234,17 @@ def _natural(text: str) -> list[tuple[int, int | str]]:
             for part in re.split(r"([0-9]+)", text) if part]
 
 
+def _bound(reference: float, k: int) -> float:
+    """The legend's k-th bound, `reference` / 10^k: decade k is (bound k+1, bound k]."""
+    return reference * 10.0 ** -k
+
+
 def _bin(x: float, reference: float) -> int | str:
-    """Decade of |x| below `reference`: 0 (within 10x) .. DECADES-1, or a special name."""
+    """Decade of |x| below `reference`: 0 (within 10x) .. DECADES-1, or a special name.
+
+    Compared with the very bounds the legend prints (`_bound`), not through a logarithm,
+    whose rounding put a gradient one step above a bound into the decade below it.
+    """
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
@@ -234,11 +252,10 @@ def _bin(x: float, reference: float) -> int | str:
     size = abs(x)
     if size == 0.0 or reference <= 0.0 or not math.isfinite(reference):
         return "vanishing"
-    ratio = size / reference
-    if ratio == 0.0:  # a subnormal gradient far below the largest underflows to 0
-        return "vanishing"
-    decade = 0 if ratio >= 1.0 else math.floor(-math.log10(ratio))
-    return "vanishing" if decade >= DECADES else decade
+    for decade in range(DECADES):
+        if size > _bound(reference, decade + 1):
+            return decade
+    return "vanishing"
 
 
 def _fill(b: int | str, sign: float = 0.0) -> tuple[str, str]:
@@ -398,7 +415,13 @@ def _op_attrs(node: Value | None, tag: str, text: str | None = None) -> dict[str
 
 def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Value,
                  pending: bool, reference: float, tag: str,
-                 by_sign: bool = False) -> dict[str, str]:
+                 by_sign: bool = False, stopped: bool = False) -> dict[str, str]:
+    """A collapsed box: its output, and its parameters' gradients, which colour it.
+
+    `stopped`: the output's own operation passes back exactly 0 (relu switched off by
+    this input) although the output has a gradient.  The box is then grey, its
+    parameters getting 0, while its 'grad' line is not small: a line says why.
+    """
     params = [v for v in members if node_kind(v, root) == "parameter"]
     lines = [f"<B>{_escape(name)}</B>"]
     sizes = [abs(p.grad) for p in params]
@@ -406,6 +429,8 @@ def _group_attrs(name: str, members: list[Value], outputs: list[Value], root: Va
         out = outputs[0]
         grad_text = "—" if pending else _short(out.grad)
         lines.append(f"out {_short(out.data)} · grad {grad_text}")
+        if stopped:
+            lines.append(f"{_escape(_op_text(out))}: slope 0, passes back 0")
     else:
         lines.append(f"{len(outputs)} outputs")
     plural = "" if len(params) == 1 else "s"
@@ -556,9 +581,11 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
             drawn.add(tag)
             members = groups[level_of[tag]]
             outputs = [order[j] for j in members if j in used_outside]
+            stopped = len(outputs) == 1 and _passes_back_zero(outputs[0], index, slopes)
             items.append(_Item(tag, cluster_of[i], _group_attrs(
                 _level_name(level_of[tag], cluster_of[i]), [order[j] for j in members],
-                outputs, root, pending, grad_reference, tag, by_sign), list(members)))
+                outputs, root, pending, grad_reference, tag, by_sign, stopped),
+                list(members)))
             continue
         kind = node_kind(v, root)
         for k, term in enumerate(products.get(i, ())):
@@ -589,6 +616,16 @@ def _layout(root: Value, collapse: str | None, max_nodes: int, scale: float | No
                                                            expanded)
     return _Layout(items, edges, clusters, pending, page_grads is not None, grad_reference,
                    flow_reference, by_sign, chains)
+
+
+def _passes_back_zero(out: Value, index: dict[Value, int],
+                      slopes: dict[tuple[int, int], float | None]) -> bool:
+    """Whether `out` has a finite, nonzero gradient that its operation sends back to
+    none of its inputs: every local slope is exactly 0 (known; not before backward)."""
+    if out.is_leaf or out.grad == 0.0 or not math.isfinite(out.grad):
+        return False
+    i = index[out]
+    return all(slopes.get((i, k)) == 0.0 for k in range(len(out.parents)))
 
 
 def _expand_dot(i: int, node: Value, owner: list[str], index: dict[Value, int],
@@ -663,8 +700,8 @@ def _sign_cells(top: float) -> list[str]:
     for fills, sign in ((NEGATIVE_FILLS, "−"), (POSITIVE_FILLS, "+")):
         for k, (fill, font) in enumerate(zip(fills, SIGN_FONTS)):
             last = k == len(fills) - 1
-            low = f"{_tick(top * 10.0 ** -DECADES)}" if last else _tick(top * 10.0 ** -(k + 1))
-            bounds = f"{sign}{low}–{_tick(top * 10.0 ** -k)}"
+            low = _vanishing_text(top) if last else _tick(_bound(top, k + 1))
+            bounds = f"{sign}{low}–{_tick(_bound(top, k))}"
             cells.append(f'<TD BGCOLOR="{fill}"><FONT COLOR="{font}">{bounds}</FONT></TD>')
     return cells
 
@@ -686,13 +723,16 @@ def _caption(layout: _Layout, legend: bool, title: str | None,
         top = layout.grad_reference
         cells = ['<TD ALIGN="RIGHT">|grad|</TD>']
         for k, (fill, font) in enumerate(zip(SCALE_FILLS, SCALE_FONTS)):
-            bounds = f"{_tick(top * 10.0 ** -(k + 1))}–{_tick(top * 10.0 ** -k)}"
+            # The palest blue ends where grey begins: that bound as the grey cell says it.
+            last = k == len(SCALE_FILLS) - 1
+            low = _vanishing_text(top) if last else _tick(_bound(top, k + 1))
+            bounds = f"{low}–{_tick(_bound(top, k))}"
             cells.append(f'<TD BGCOLOR="{fill}"><FONT COLOR="{font}">{bounds}</FONT></TD>')
         if layout.by_sign:
             cells = _sign_cells(top)
         cells.append("<TD> </TD>")
         cells.append(f'<TD BGCOLOR="{VANISHING_FILL}"><FONT COLOR="{VANISHING_FONT}">'
-                     f"vanishing ≤ {_tick(top * 10.0 ** -DECADES)}</FONT></TD>")
+                     f"vanishing ≤ {_vanishing_text(top)}</FONT></TD>")
         cells.append(f'<TD BGCOLOR="{NAN_FILL}"><FONT COLOR="#ffffff">NaN</FONT></TD>')
         cells.append(f'<TD BGCOLOR="{INF_FILL}"><FONT COLOR="#ffffff">inf</FONT></TD>')
         rows.append("<TR>" + "".join(cells) + "</TR>")
@@ -703,6 +743,8 @@ def _caption(layout: _Layout, legend: bool, title: str | None,
             key += " · edge width: gradient sent back"
             if layout.by_sign:
                 key += " (its colour: the sign)"
+            if any(item.node_id.startswith("g") for item in layout.items):
+                key += " · collapsed box: its largest parameter |grad|"
         rows.append(f"<TR>{span}<FONT COLOR=\"{VANISHING_FONT}\">{key}</FONT></TD></TR>")
     if not rows:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 import subprocess
@@ -564,3 +565,81 @@ def test_backslash_escapes_of_dot_are_shown_literally(label):
     svg = render_svg(draw_dot(out))
     labels = [texts(g)[0] for key, g in svg_groups(svg, "node").items() if key.startswith("v")]
     assert labels.count(label) == 1
+
+
+# ------------------------------------------------------------------ what grey means, said
+
+def caption_texts(svg) -> list[str]:
+    """The caption's text lines (title, legend cells, key), drawn by the graph itself."""
+    (graph,) = svg_groups(svg, "graph").values()
+    return ["".join(t.itertext()) for t in graph.findall(f"{SVG}text")]
+
+
+def relu_neuron_loss(w: float) -> tuple[Value, Value, Value]:
+    """loss = (relu(w * 2 + 0.5) - 1)^2 with w and b a neuron's parameters."""
+    x = Value(2.0, label="x")
+    with autograd.scope("neuron"):
+        weight = Value(w, label="w")
+        bias = Value(0.5, label="b")
+        out = (weight * x + bias).relu()
+    loss = (out - 1.0) ** 2
+    loss.backward()
+    return loss, weight, bias
+
+
+def test_a_relu_switched_off_says_why_its_box_is_grey():
+    # w = -1: z = -1.5 < 0, so out = 0 and relu's slope is 0.  By hand: d loss / d out =
+    # 2 (0 - 1) = -2, yet d loss / dw = d loss / db = -2 * 0 = 0 exactly.
+    loss, weight, bias = relu_neuron_loss(-1.0)
+    assert (weight.grad, bias.grad) == (0.0, 0.0)
+    (box,) = (g for k, g in svg_groups(render_svg(draw_dot(loss, collapse="neuron")),
+                                       "node").items() if k.startswith("g"))
+    assert texts(box) == ["neuron", "out 0.0000 · grad -2.0000", "relu: slope 0, passes back 0",
+                          "2 parameters", "|grad| max 0.0000 · mean 0.0000"]
+    assert fills(box) == [viz.VANISHING_FILL]
+
+
+def test_a_relu_switched_on_keeps_its_colour_and_no_note():
+    # w = 1: z = 2.5, out = 2.5; d loss / d out = 2 (2.5 - 1) = 3, dw = 3 * x = 6, db = 3.
+    loss, weight, bias = relu_neuron_loss(1.0)
+    assert (weight.grad, bias.grad) == (6.0, 3.0)
+    svg = render_svg(draw_dot(loss, collapse="neuron"))
+    (box,) = (g for k, g in svg_groups(svg, "node").items() if k.startswith("g"))
+    assert texts(box) == ["neuron", "out 2.5000 · grad 3.0000", "2 parameters",
+                          "|grad| max 6.0000 · mean 4.5000"]
+    assert fills(box) == [viz.SCALE_FILLS[0]]  # 6 is the largest |grad| in the graph
+    # The legend says what colours a collapsed box; a drawing without one does not.
+    key = caption_texts(svg)[-1]
+    assert key.endswith(" · collapsed box: its largest parameter |grad|")
+    assert "collapsed box" not in caption_texts(render_svg(draw_dot(loss)))[-1]
+
+
+def test_grey_is_exactly_the_bound_the_legend_prints():
+    # p.grad = 3.6236 (the largest) and q.grad = 3.61e-06, 9.96e-07 times the largest:
+    # grey.  The legend must not print a bound (3.6e-06, two digits) below q's label.
+    p, q = Value(1.0, label="p"), Value(1.0, label="q")
+    y = p * 3.6236 + q * 3.61e-06
+    y.backward()
+    svg = render_svg(draw_dot(y))
+    assert fills(node_by_label(svg, "q")) == [viz.VANISHING_FILL]
+    (bound,) = [t for t in caption_texts(svg) if t.startswith("vanishing ≤ ")]
+    assert bound == "vanishing ≤ 3.624e-06"
+    assert "3.624e-06–3.6e-05" in caption_texts(svg)  # the palest blue starts there
+    assert float(line(node_by_label(svg, "q"), "grad ")) <= float(bound.split()[-1])
+
+
+@pytest.mark.parametrize("grad, expected", [
+    (0.0, "vanishing"),
+    (4e-06, "vanishing"),                         # 4.0 x 1e-6, the bound itself
+    (math.nextafter(4e-06, 1.0), 5),              # one step above it: the palest blue
+    (4e-05, 5),
+    (math.nextafter(4e-05, 1.0), 4),
+    (0.4, 1),
+    (math.nextafter(0.4, 1.0), 0),
+    (4.0, 0),
+    (9.0, 0),                                     # above a shared scale's top
+])
+def test_decades_split_exactly_at_the_legend_bounds(grad, expected):
+    # With the largest |grad| 4, the legend's bounds are 4e-k: decade k holds
+    # (4e-(k+1), 4e-k], and at most 4e-6 is vanishing.
+    assert viz._bin(grad, 4.0) == expected
