@@ -142,7 +142,16 @@ class GCClock:
 
 def timed_with_gc(fn: Callable[[], object], repeat: int) -> tuple[float, float, int]:
     """The median run of `fn` (after a full collection): its seconds, those in the GC,
-    and the number of full collections during it."""
+    and the number of full collections during it.
+
+    With more than one sample, one untimed run comes first: the first run in a fresh
+    process also pays for the allocator's first touch of its memory, which is not the
+    cost per node being measured (it moved the first contender's 10,000-node figure by
+    10-15% between two builds of the same engine).
+    """
+    if repeat > 1:
+        gc.collect()
+        fn()
     samples = []
     for _ in range(repeat):
         gc.collect()
@@ -591,8 +600,9 @@ def report(graphs: list[dict], chains: list[dict], moons: dict, variant_rows: li
         "are what to read;",
         "absolute times depend on the machine.  Times are the CPU time of the process",
         "(steadier than wall-clock time when other jobs share the machine), medians of",
-        "repeated runs; the garbage collector stays on (a full collection runs before",
-        "each timed run).  NumPy's BLAS runs on one thread, like the scalar engines.",
+        "repeated runs after an untimed one; the garbage collector stays on (a full",
+        "collection runs before each timed run).  NumPy's BLAS runs on one thread, like",
+        "the scalar engines.",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} cores, Python "
         f"{platform.python_version()}, NumPy {np.__version__}, micrograd "
