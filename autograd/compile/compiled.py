@@ -61,6 +61,9 @@ class Compiled:
         #: Where fn's own code looked at a Value's number while it was traced (empty:
         #: never, so the recorded graph holds for every row and needs no re-tracing).
         self.data_reads: list[str] = []
+        # Where, among those, fn turned a Value into a plain float (math.exp(v)): what a
+        # graph mismatch found now or on a later call names as its likely cause.
+        self._float_reads: list[str] = []
         # The last call's arrays, let go only when the next call ends.  Freed at once,
         # they leave the top of the heap free and glibc hands it back to the system;
         # the next call then faults every page of its arrays in again (about 100 page
@@ -209,7 +212,8 @@ class Compiled:
         found = signature(second, param_ids)
         params_by_id = {id(v): v for v in first.order if id(v) in param_ids}
         if found != recorded:
-            raise mismatch(recorded, found, second_row, "than for row 0", params_by_id)
+            raise mismatch(recorded, found, second_row, "than for row 0", params_by_id,
+                           self._float_reads)
         parameters = [v for v in first.order if id(v) in param_ids]
         plan = make_plan(recorded, parameters, param_ids, self.nargs)
         batch = X.shape[0]
@@ -230,6 +234,7 @@ class Compiled:
             raise DomainError(f"{exc} (in row {r} of the batch)") from exc
         if watcher is not None:
             self.data_reads.extend(w for w in watcher.reads if w not in self.data_reads)
+            self._float_reads.extend(f for f in watcher.floats if f not in self._float_reads)
         return trace
 
     # -- evaluation --------------------------------------------------------------------
@@ -291,7 +296,7 @@ def _check_rows(c: Compiled, plan: Plan, X: np.ndarray, rows: Sequence[int],
                           plan.param_ids)
         if found != plan.signature:
             params = {id(p): p for p in plan.parameters}
-            raise mismatch(plan.signature, found, r, "than for row 0", params)
+            raise mismatch(plan.signature, found, r, "than for row 0", params, c._float_reads)
 
 
 def _output(plan: Plan, st: Stores) -> np.ndarray:

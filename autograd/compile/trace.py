@@ -7,13 +7,12 @@ from __future__ import annotations
 import linecache
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..engine import CLOSURE, Value, enable_grad, observe_reads, topological_order
 
-__all__ = ["GraphMismatchError", "Trace", "DataWatch", "Signature", "trace_row", "signature",
-           "mismatch"]
+__all__ = ["GraphMismatchError", "Trace", "DataWatch", "trace_row", "signature", "mismatch"]
 
 # A call of a math-module function on the source line of a `.data` read: math.exp(v.data).
 _MATH_CALL = re.compile(r"\bmath\.\w+\(")
@@ -35,8 +34,6 @@ class Trace:
     order: list[Value]          # the graph in topological order (root last)
     placeholders: list[Value]
     output: Value
-    # Where fn turned a Value into a plain float (see `DataWatch.floats`); watched runs only.
-    floats: list[str] = field(default_factory=list)
 
 
 class DataWatch:
@@ -79,7 +76,6 @@ def trace_row(fn: Callable[..., Any], row: Sequence[float],
     return the graph it built.  `known` are leaves of an earlier trace (the parameters
     among them): the watch sees fn read their ``.data`` too."""
     placeholders = [Value(float(v)) for v in row]
-    floats_before = 0 if watch is None else len(watch.floats)
     with enable_grad():  # recording must work even if the caller is under no_grad
         if watch is None:
             out = fn(*placeholders)
@@ -95,21 +91,10 @@ def trace_row(fn: Callable[..., Any], row: Sequence[float],
                 f"compile: the node {node.op or '(no _op)'!r} was built with "
                 "Value(data, _children, _op) and a _backward function, which has no rule "
                 "to run on a batch; define the operation with autograd.primitive")
-    floats = [] if watch is None else watch.floats[floats_before:]
-    return Trace(order, placeholders, out, floats)
+    return Trace(order, placeholders, out)
 
 
-class Signature(list):
-    """A trace's signature: a list of node descriptions, compared as a list.
-
-    It also carries, outside the comparison, the trace's `floats`, so that the plan's
-    recorded signature still knows them when a later, unwatched trace differs from it.
-    """
-
-    floats: Sequence[str] = ()
-
-
-def signature(trace: Trace, param_ids: set[int]) -> Signature:
+def signature(trace: Trace, param_ids: set[int]) -> list[tuple]:
     """One hashable description per node; two traces have the same graph iff equal.
 
     Op nodes: (operation, op parameter, parent positions); leaves: ('input', k),
@@ -119,9 +104,7 @@ def signature(trace: Trace, param_ids: set[int]) -> Signature:
     order = trace.order
     index = dict(zip(map(id, order), range(len(order))))
     inputs = {id(p): k for k, p in enumerate(trace.placeholders)}
-    sig = Signature()
-    if trace.floats:
-        sig.floats = trace.floats
+    sig: list[tuple] = []
     append = sig.append
     for node in order:
         fn = node._fn
@@ -160,15 +143,15 @@ def _describe(entry: tuple, params: dict[int, Value]) -> str:
 
 
 def mismatch(recorded: list[tuple], found: list[tuple], row: int, where: str,
-             params: dict[int, Value]) -> GraphMismatchError:
+             params: dict[int, Value], floats: Sequence[str] = ()) -> GraphMismatchError:
     """The error for a trace whose signature differs from the recorded one, naming the
-    row and the first node that differs."""
+    row and the first node that differs.  `floats` are the places where fn was seen
+    turning a Value into a plain float (`DataWatch.floats`): the likely cause, then."""
     first = next((i for i, (a, b) in enumerate(zip(recorded, found)) if a != b),
                  min(len(recorded), len(found)))
     detail = (f"first difference at node {first}: recorded "
               f"{_describe(recorded[first], params) if first < len(recorded) else 'nothing'}"
               f", now {_describe(found[first], params) if first < len(found) else 'nothing'}")
-    floats = [*getattr(recorded, "floats", ()), *getattr(found, "floats", ())]
     if floats:
         # As gradcheck says for the same slip: calling fn eagerly would not help, since
         # the float also cuts the gradient's path there.
