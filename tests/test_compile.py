@@ -808,3 +808,21 @@ def test_register_vectorized_fills_the_primitives_record(cube):
     assert op.batch.forward(np.array([2.0]), None).tolist() == [8.0]
     del VECTORIZED["cube_for_compile"]
     assert op.batch is None
+
+
+def test_a_dot_of_huge_finite_numbers_is_not_mistaken_for_an_overflow():
+    """compile checks a dot group's results for what would make the engine's fsum raise
+    through their sum of squares, which overflows from about 1e154 on while every result
+    is finite: such a group must still run, and equal eager (1e200 * x + 1e199, with no
+    DomainError); a result that really overflows is infinite in both."""
+    w, b = Value(1e200, "w"), Value(1e199, "b")
+
+    def fn(x):
+        return autograd.dot([w], [x], b) * 1e-150
+
+    X = np.array([[0.5], [-2.0], [3.0]])
+    c = assert_matches_eager(fn, 1, X, [w, b])
+    assert np.isfinite(c(X)).all()
+    assert_close(c(X), [(1e200 * x + 1e199) * 1e-150 for x in X[:, 0]])
+    assert fn(Value(1e300)).data == math.inf  # the product overflows to inf, as a float
+    assert c(np.array([[0.5], [1e300]]))[1] == math.inf
