@@ -785,6 +785,39 @@ def test_bad_arguments_are_refused():
         autograd.compile(lambda x: 1.0, 1)(np.ones((2, 1)))
 
 
+def test_a_flat_array_is_refused_with_the_reshape_that_fixes_it():
+    # One example's row, or a column of numbers for a function of one Value: the message
+    # names the shape and the reshape; the reshaped array is then accepted.
+    pair = autograd.compile(lambda x, y: x * y, 2)
+    with pytest.raises(ValueError) as err:
+        pair(np.array([3.0, 4.0]))
+    assert str(err.value) == ("compile: X must have shape (batch, 2), got shape (2,) "
+                              "(one row per example: X.reshape(-1, 2))")
+    assert pair(np.array([3.0, 4.0]).reshape(-1, 2)).tolist() == [12.0]
+    with pytest.raises(ValueError, match=r"got shape \(3,\)$"):  # no reshape fits
+        pair(np.zeros(3))
+
+
+def test_an_nargs_that_fn_cannot_take_is_refused_when_compiling():
+    def example_loss(x1, x2, label):
+        return x1 * x2 - label
+
+    with pytest.raises(ValueError) as err:
+        autograd.compile(example_loss, 2)
+    assert str(err.value) == ("compile: nargs is 2 (the Values of one example, the columns "
+                              "of X), but example_loss(x1, x2, label) cannot take 2 arguments")
+
+    class Model:  # as an nn model: called with one list of Values, not with 2 Values
+        def __call__(self, x: list[Value]) -> Value:
+            return x[0] * x[1]
+
+    with pytest.raises(ValueError, match=r"but Model\(x\) cannot take 2 arguments$"):
+        autograd.compile(Model(), 2)
+    # Defaults and *args take what they can: these compile and run.
+    assert autograd.compile(lambda *xs: xs[0] + xs[-1], 3)([[1.0, 2.0, 4.0]]).tolist() == [5.0]
+    assert autograd.compile(lambda x, k=2.0: x * k, 1)([[1.5]]).tolist() == [3.0]
+
+
 def test_repr_and_groups_before_and_after_recording():
     w = Value(2.0)
 

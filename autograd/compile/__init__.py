@@ -38,14 +38,16 @@ detaches it, switches recording off with `no_grad`, or builds a derivative graph
 ``grad(..., create_graph=True)`` (derivative rules branch on the data), the place is
 noted in ``c.data_reads``.  The guarantee, precisely:
 
+* the first call traces rows 0 and 1 (to record the graph and tell parameters from
+  constants), then re-traces the rows not yet traced among ``first_check`` (default 8)
+  spread evenly over the batch, first and last included, whatever ``fn`` does;
 * if ``fn`` never looked (``c.data_reads`` is empty), the graph cannot depend on the
   numbers, and the compiled results hold for every row and every parameter value.  No
   call after the first re-traces anything.  This needs ``fn`` to be a function of its
   arguments and of the parameters' data only (no random numbers, no global counters);
-* if it did look, the first call re-traces up to ``first_check`` rows (default 8, spread
-  evenly over the batch, first and last included) and every later call re-traces
-  ``check`` more (default 1), taking the rows in turn so that repeated calls on the same
-  data (training epochs) eventually check every row against the current parameters.  A
+* if it did look, every later call re-traces ``check`` more rows (default 1), taking
+  the rows in turn so that repeated calls on the same data (training epochs)
+  eventually check every row against the current parameters.  A
   branch on the parameters alone is caught at the call where it flips; a branch on the
   data is caught only if a checked row takes the other side.  A difference raises
   `GraphMismatchError`, naming the row and the first node that differs;

@@ -4,6 +4,7 @@ rows, and running the plan forward and backward on a batch.
 
 from __future__ import annotations
 
+import inspect
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
@@ -39,6 +40,7 @@ class Compiled:
             raise TypeError(f"compile: fn must be callable, got {type(fn).__name__}")
         if isinstance(nargs, bool) or not isinstance(nargs, int) or nargs < 0:
             raise ValueError(f"compile: nargs must be a non-negative int, got {nargs!r}")
+        _check_arity(fn, nargs)
         if check != "all" and (isinstance(check, bool) or not isinstance(check, int)
                                 or check < 0):
             raise ValueError(f"compile: check must be a non-negative int or 'all', "
@@ -158,8 +160,11 @@ class Compiled:
             raise TypeError(f"compile: X must be an array of numbers of shape (batch, "
                             f"{self.nargs}), got {type(X).__name__}: {exc}") from None
         if arr.ndim != 2 or arr.shape[1] != self.nargs:
+            # A flat array is one example's row, or (nargs 1) a column: say how to shape it.
+            hint = (f" (one row per example: X.reshape(-1, {self.nargs}))"
+                    if arr.ndim == 1 and self.nargs and arr.size % self.nargs == 0 else "")
             raise ValueError(f"compile: X must have shape (batch, {self.nargs}), "
-                             f"got shape {arr.shape}")
+                             f"got shape {arr.shape}{hint}")
         if arr.shape[0] == 0:
             raise ValueError("compile: X has no rows; the mean of nothing is undefined")
         return arr
@@ -299,6 +304,25 @@ def _check_rows(c: Compiled, plan: Plan, X: np.ndarray, rows: Sequence[int],
             raise mismatch(plan.signature, found, r, "than for row 0", params, c._float_reads)
 
 
+def _check_arity(fn: Callable[..., Value], nargs: int) -> None:
+    """Refuse an `nargs` that fn cannot be called with, now rather than at the first call
+    (where Python's message would name fn's parameters but not `nargs`)."""
+    try:
+        params = inspect.signature(fn)
+    except (TypeError, ValueError):
+        return  # no signature to read (some built-ins): the first call will tell
+    try:
+        params.bind(*range(nargs))
+    except TypeError:
+        name = getattr(fn, "__name__", type(fn).__name__)
+        empty = inspect.Parameter.empty  # the names are what helps, not the annotations
+        shown = params.replace(parameters=[p.replace(annotation=empty)
+                                           for p in params.parameters.values()],
+                               return_annotation=empty)
+        raise ValueError(f"compile: nargs is {nargs} (the Values of one example, the columns "
+                         f"of X), but {name}{shown} cannot take {nargs} arguments") from None
+
+
 def _output(plan: Plan, st: Stores) -> np.ndarray:
     """fn's value for every row (a view of the stores: copy it before handing it out)."""
     block, row = plan.root
@@ -322,9 +346,10 @@ def compile(fn: Callable[..., Value], nargs: int, *, check: CheckRows = 1,
 
     ``c(X)`` gives fn's value per row of ``X`` (shape (batch, nargs)); ``c.backward(X)``
     returns the mean over rows and adds d mean / d p into ``p.grad`` for every Value ``p``
-    that fn closes over.  If fn looks at a Value's number while traced, each call
-    re-traces ``check`` rows (``'all'``: every row, always) to verify that the graph does
-    not depend on the data, and the first call ``first_check`` rows.  See the module
-    documentation for the guarantee.  Safe to call from several threads at once.
+    that fn closes over.  The first call re-traces up to ``first_check`` rows spread over
+    the batch; if fn looked at a Value's number while traced, every later call re-traces
+    ``check`` rows (``'all'``: every row, always) to verify that the graph does not
+    depend on the data.  See the module documentation for the guarantee.  Safe to call
+    from several threads at once.
     """
     return Compiled(fn, nargs, check=check, first_check=first_check)
