@@ -801,7 +801,9 @@ def variants_report(rows: list[dict[str, Any]]) -> list[str]:
     lines += [
         "Every compiled step includes the plain-Python zero_grad and update loops over the",
         f"model's Values that a scalar engine needs ({fmt_us(loops)} per step for the moons",
-        "network, whatever the batch size), reading the parameters' numbers into an array",
+        "network, whatever the batch size, timed again beside these steps: it differs from",
+        "the two-moons section's figure by the spread between runs), reading the",
+        "parameters' numbers into an array",
         "and adding their gradients back into `.grad`; the NumPy step updates six arrays.",
     ]
     outside = [row for row in small if "eager l2" in row]
