@@ -774,6 +774,20 @@ def test_bad_batches_are_refused(X, error, message):
         autograd.compile(lambda x, y: x * y, 2)(X)
 
 
+def test_a_built_in_operation_keeps_its_numpy_rule():
+    # Replacing relu's rule would change every compiled graph in the process: refused,
+    # and the rule in relu's record is still the one that compiles relu exactly.
+    rule = OPS["relu"].batch
+    with pytest.raises(ValueError) as err:
+        register_vectorized("relu", lambda x, p: x, lambda x, out, p: (np.ones_like(x),))
+    assert str(err.value) == ("register_vectorized: 'relu' is a built-in operation with its "
+                              "own NumPy rule; only a primitive defined with "
+                              "autograd.primitive takes one")
+    assert OPS["relu"].batch is rule and VECTORIZED["relu"] is rule
+    relu = autograd.compile(lambda x: x.relu(), 1)
+    assert relu(np.array([[-2.0], [3.0]])).tolist() == [0.0, 3.0]  # max(0, x), closed form
+
+
 def test_bad_arguments_are_refused():
     with pytest.raises(TypeError, match="callable"):
         autograd.compile(3, 1)

@@ -67,8 +67,15 @@ def register_vectorized(name: str, forward: Callable[..., Any],
     ``forward(*inputs, param)`` and ``derivative(*inputs, out, param)`` receive arrays
     (``param`` is None for user primitives) and must agree with the scalar rules.  The
     rule is kept in the primitive's record (``autograd.OPS[name].batch``): a primitive
-    defined again under the same name starts without one.
+    defined again under the same name starts without one.  A built-in operation keeps
+    its own rule (the one the test suite checks against its scalar rules).
     """
+    op = OPS.get(name)
+    if op is not None and op.formula != "user-defined":
+        # Replaced, the built-in's rule would change every compiled graph in the process.
+        raise ValueError(f"register_vectorized: {name!r} is a built-in operation with its "
+                         "own NumPy rule; only a primitive defined with autograd.primitive "
+                         "takes one")
     VECTORIZED[name] = BatchRule(forward, derivative, invalid)
 
 
