@@ -51,8 +51,9 @@ noted in ``c.data_reads``.  The guarantee, precisely:
   branch on the parameters alone is caught at the call where it flips; a branch on the
   data is caught only if a checked row takes the other side.  A difference raises
   `GraphMismatchError`, naming the row and the first node that differs;
-* ``check='all'`` re-traces every row at every call, whatever ``fn`` does: results are
-  then guaranteed to equal the eager engine's, at the cost of an eager forward pass.
+* ``check='all'`` re-traces every row at every call, whatever ``fn`` does: every row's
+  graph is then guaranteed to be the recorded one, so the results are the eager
+  engine's up to the rounding of sums, at the cost of an eager forward pass.
 
 Operations whose graph does not depend on the data (relu, abs, leaky_relu, ...) compile
 fine: their kink is inside one node, and the vectorised rule handles both sides.
