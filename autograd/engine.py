@@ -1003,6 +1003,10 @@ DOT = _register(Op(
     batch=BatchRule(_np_dot_forward, _np_dot_derivative),
     sample=_dot_point, notation="autograd.dot(w, x, b)", locals_view=_DotLocals))
 
+# The operations this module defines.  Their names are never reused (`primitive` and
+# `register_operation` refuse them), so this set tells a built-in record from a user's.
+_BUILT_IN: frozenset[str] = frozenset(OPS)
+
 
 class _ClosureStep:
     """What a node built micrograd's way keeps: its ``_op`` name and ``_backward``."""

@@ -873,3 +873,21 @@ def test_a_dot_of_huge_finite_numbers_is_not_mistaken_for_an_overflow():
     assert_close(c(X), [(1e200 * x + 1e199) * 1e-150 for x in X[:, 0]])
     assert fn(Value(1e300)).data == math.inf  # the product overflows to inf, as a float
     assert c(np.array([[0.5], [1e300]]))[1] == math.inf
+
+
+def test_a_primitive_with_its_own_formula_takes_a_numpy_rule():
+    # What tells a built-in operation from a user's is where it was defined, not its
+    # formula text: a primitive given formula= still takes register_vectorized's rule.
+    @autograd.primitive(derivative=lambda x, out: 3 * x ** 2, formula="d/dx = 3x^2")
+    def cube_with_formula(x):
+        return x ** 3
+
+    try:
+        register_vectorized("cube_with_formula", lambda x, p: x ** 3,
+                            lambda x, out, p: (3.0 * x * x,))
+        assert OPS["cube_with_formula"].batch is VECTORIZED["cube_with_formula"]
+        x = Value(1.5, "x")
+        c = autograd.compile(lambda v: cube_with_formula(v) * x, 1)
+        assert_close(c(np.array([[2.0], [-1.0]])), [8.0 * 1.5, -1.0 * 1.5])  # x^3 * 1.5
+    finally:  # out of the global tables, as the `cube` fixture leaves them
+        OPS.pop("cube_with_formula", None)

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from ..engine import OPS, BatchRule, Op, set_batch_rule
+from ..engine import _BUILT_IN, OPS, BatchRule, Op, set_batch_rule
 
 __all__ = ["VectorRule", "VECTORIZED", "register_vectorized"]
 
@@ -70,8 +70,7 @@ def register_vectorized(name: str, forward: Callable[..., Any],
     defined again under the same name starts without one.  A built-in operation keeps
     its own rule (the one the test suite checks against its scalar rules).
     """
-    op = OPS.get(name)
-    if op is not None and op.formula != "user-defined":
+    if name in _BUILT_IN:
         # Replaced, the built-in's rule would change every compiled graph in the process.
         raise ValueError(f"register_vectorized: {name!r} is a built-in operation with its "
                          "own NumPy rule; only a primitive defined with autograd.primitive "
