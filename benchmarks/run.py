@@ -71,34 +71,17 @@ clock = time.process_time
 LR = 0.05
 
 
-def median_time(fn: Callable[[], object], repeat: int, inner: int = 1) -> float:
-    """Median over `repeat` samples of the wall time of one call of `fn`.
+def median_times_alternating(contenders: list[tuple[Callable[[], object], int]],
+                             repeat: int) -> list[float]:
+    """Median over `repeat` samples of the time of one call of each (fn, inner)
+    contender, their samples taken in turn.
 
     A full collection runs before each sample, so that one contender's garbage is not
     charged to the next; a sample of a fast function times `inner` calls in a row, since
-    a single call right after a collection runs with cold caches.
-    """
-    def sample() -> None:
-        for _ in range(inner):
-            fn()
-
-    times = []
-    for _ in range(repeat):
-        gc.collect()
-        start = clock()
-        sample()
-        times.append(clock() - start)
-    gc.collect()
-    return statistics.median(times) / inner
-
-
-def median_times_alternating(contenders: list[tuple[Callable[[], object], int]],
-                             repeat: int) -> list[float]:
-    """`median_time` for several (fn, inner) contenders, their samples taken in turn.
-
-    Sample k of every contender is taken before sample k + 1 of any: when the machine's
-    speed drifts during the run (another job starts, the CPU's clock changes), every
-    contender meets the same drift, and the ratios between them stay put.
+    a single call right after a collection runs with cold caches.  Sample k of every
+    contender is taken before sample k + 1 of any: when the machine's speed drifts during
+    the run (another job starts, the CPU's clock changes), every contender meets the same
+    drift, and the ratios between them stay put.
     """
     times: list[list[float]] = [[] for _ in contenders]
     for _ in range(repeat):
@@ -110,6 +93,11 @@ def median_times_alternating(contenders: list[tuple[Callable[[], object], int]],
             found.append((clock() - start) / inner)
     gc.collect()
     return [statistics.median(found) for found in times]
+
+
+def median_time(fn: Callable[[], object], repeat: int, inner: int = 1) -> float:
+    """`median_times_alternating` for one contender."""
+    return median_times_alternating([(fn, inner)], repeat)[0]
 
 
 # --------------------------------------------------------------------------------------
