@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 import autograd
 import nn
-from autograd import OPS, DomainError, Value
+from autograd import OPS, DomainError, Value, engine
 
 # Every float, signed zeros, infinities and NaN included.
 ANY_FLOAT = st.floats(allow_nan=True, allow_infinity=True)
@@ -303,3 +303,173 @@ def test_the_walk_gives_sum_and_dot_locals_as_the_rule_gives_them() -> None:
         assert list(locals_) == [locals_[k] for k in range(len(locals_))]
         assert list(locals_) == hand_locals(node)
     assert autograd.grad(total, w + x) == [4.0 + 1.0, 0.5 + 1.0, 1.5, -2.0]
+
+
+# -- p . p: what `dot` notes for the walks (autograd.engine._SQUARES_OF_LEAVES) ----------
+#
+# dot(ps, ps, b) of one list of leaves given twice, with a leaf bias, leaves a note on its
+# node: its parents are p_1..p_n twice, then b, all of them leaves.  backward's sort then
+# looks at nothing under the node, the leaf walk at the first half only, and the chain
+# rule adds both shares, upstream * p, into each p in one loop without comparing halves.
+# Each test below builds such a node, checks which note it got (so that the fast path is
+# the one under test), and proves its numbers against the references above: fsum of
+# separately computed products (and exact fractions), the recursive post-order, and the
+# chain rule written out by hand.
+
+def squares_node(ps: list[Value], bias: Any) -> Value:
+    """dot(ps, ps, bias), checked to carry the note exactly when its parents are leaves."""
+    node = autograd.dot(ps, ps, bias)
+    b = node.parents[-1]
+    assert node.parents == (*ps, *ps, b)
+    leaves_only = all(p.is_leaf for p in ps) and b.is_leaf
+    assert node._b is (engine._SQUARES_OF_LEAVES if leaves_only else None)
+    return node
+
+
+@st.composite
+def squares_graphs(draw: Any, numbers: st.SearchStrategy) -> tuple[Value, Value, list, list]:
+    """(root, the p . p node, its list ps, the graph's leaves): ps holds leaves, some of
+    them more than once, and sometimes interior nodes; the bias is a number, a leaf or an
+    interior node; and some of the leaves are also used elsewhere in the graph."""
+    leaves = [Value(draw(numbers), label=f"p{i}") for i in range(draw(st.integers(1, 6)))]
+    interior = [leaves[0] * leaves[-1], leaves[-1].tanh()]
+    pool = leaves + interior if draw(st.booleans()) else leaves
+    ps = draw(st.lists(st.sampled_from(pool), max_size=10))
+    bias = draw(st.one_of(numbers, st.sampled_from(leaves + interior)))
+    node = squares_node(ps, bias)
+    alpha = draw(st.floats(0.0, 2.0))
+    root = alpha * node
+    if draw(st.booleans()):  # a parameter that the data loss uses too
+        root = root + leaves[0] * draw(st.sampled_from(pool))
+    return root, node, ps, leaves
+
+
+@settings(max_examples=200, deadline=None)
+@given(squares_graphs(ANY_FLOAT), st.lists(ANY_FLOAT, min_size=6, max_size=6),
+       st.floats(-3, 3))
+def test_squares_node_backward_is_the_chain_rule_written_out(graph: tuple, held: list[float],
+                                                            seed: float) -> None:
+    """Every .grad to the last bit (NaN, infinities and signed zeros included), onto
+    gradients the leaves already hold; the sort and the edges are the plain ones."""
+    root, node, ps, leaves = graph
+    for leaf, g in zip(leaves, held):
+        leaf.grad = g
+    for leaves_too in (True, False):
+        assert (autograd.topological_order(root, leaves=leaves_too)
+                == reference_order(root, leaves_too))
+    expected = reference_backward(root, seed)
+    root.backward(seed)
+    for v, g in expected.items():
+        assert bits(v.grad) == bits(g), (v.op or v.label)
+
+
+@settings(max_examples=200, deadline=None)
+@given(squares_graphs(SPREAD))
+def test_squares_node_is_bitwise_the_same_node_built_without_a_note(graph: tuple) -> None:
+    """The record applied to p_1..p_n, p_1..p_n, b makes the same graph with no note:
+    forward, backward, grad() (which adds edge by edge) and chain_rule's edges agree to
+    the last bit.  Finite numbers of very different sizes, so that sums lose bits."""
+    root, node, ps, leaves = graph
+    plain = OPS["dot"](*node.parents)
+    assert plain._b is None and plain.parents == node.parents
+    assert bits(plain.data) == bits(node.data)
+    wanted = [*leaves, *ps]
+    by_edges = autograd.grad(node, wanted, 0.75)
+    assert [bits(g) for g in autograd.grad(plain, wanted, 0.75)] == [bits(g) for g in by_edges]
+    node.grad = plain.grad = 0.75
+    assert ([edge[1:] for edge in autograd.chain_rule([node])]
+            == [edge[1:] for edge in autograd.chain_rule([plain])])
+    for v in leaves:
+        v.grad = 0.0
+    node.backward(0.75)
+    noted = [v.grad for v in wanted]
+    for v in leaves:
+        v.grad = 0.0
+    plain.backward(0.75)
+    assert [bits(v.grad) for v in wanted] == [bits(g) for g in noted]
+    # backward() starts every .grad from 0.0 and grad() from the first contribution, so
+    # they may differ in the sign of a zero, nothing more.
+    assert noted[:len(leaves)] == by_edges[:len(leaves)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(SPREAD, max_size=12), st.lists(st.integers(0, 11), max_size=6), SPREAD)
+def test_squares_of_leaves_forward_is_the_exact_sum_of_squares(numbers: list[float],
+                                                               again: list[int],
+                                                               b: float) -> None:
+    """p . p + b with some p listed twice: the rounded squares summed as fractions,
+    rounded once, plus b; and each gradient p added once per edge into it (two edges
+    for each time p is listed), which is 2 p times that count up to rounding."""
+    values = [Value(x) for x in numbers]
+    ps = values + [values[k] for k in again if k < len(values)]
+    node = squares_node(ps, b)
+    exact = sum((Fraction(p.data * p.data) for p in ps), Fraction(0))
+    assert node.data == float(exact) + b
+    node.backward()
+    for v in values:
+        by_edges = 0.0
+        for _ in range(2 * ps.count(v)):
+            by_edges += 1.0 * v.data
+        assert bits(v.grad) == bits(by_edges)
+        assert v.grad == pytest.approx(2 * v.data * ps.count(v), rel=1e-15, abs=0.0)
+
+
+class Parameter(Value):
+    """A user's own kind of Value (the one-pass check of dot's p . p wants Value itself)."""
+
+    __slots__ = ()
+
+
+def mixed_lists() -> dict[str, list[Any]]:
+    a, b = Value(1.5, label="a"), Value(-0.25, label="b")
+    return {"numbers among the Values": [a, 2.0, b, a, 3],
+            "a subclass of Value": [Parameter(0.5), Parameter(-3.0), a],
+            "an interior node": [a, a * b, b, a * b]}
+
+
+@pytest.mark.parametrize("kind", list(mixed_lists()))
+def test_squares_of_other_lists_take_the_general_path_to_the_same_numbers(kind: str) -> None:
+    """Lists that are not all leaves of class Value: dot lifts them as before, without a
+    note, and gives the numbers of the references."""
+    ps = mixed_lists()[kind]
+    node = autograd.dot(ps, ps, 0.125)
+    lifted = node.parents[:len(ps)]
+    assert node._b is None and node.parents[len(ps):-1] == lifted
+    assert [p.data for p in lifted] == [float(getattr(p, "data", p)) for p in ps]
+    numbers = [p.data for p in lifted]
+    assert bits(node.data) == bits(reference_dot(numbers, numbers, 0.125))
+    root = node * 3.0
+    for leaves in (True, False):
+        assert autograd.topological_order(root, leaves=leaves) == reference_order(root, leaves)
+    expected = reference_backward(root, 1.0)
+    root.backward()
+    assert {v: bits(v.grad) for v in expected} == {v: bits(g) for v, g in expected.items()}
+
+
+def test_squares_note_is_dropped_when_the_node_gets_a_backward_function() -> None:
+    """micrograd's way to replace a node's step keeps its distinct parents only, so the
+    note (which speaks of p_1..p_n twice) no longer holds and must go: the sort still
+    finds every parent, and the user's step is the one run."""
+    a, b, c = Value(2.0), Value(3.0), Value(5.0)
+    node = squares_node([a, b], c)
+
+    def step() -> None:  # d node / d (a, b, c) = (10, 20, 30), as the user says
+        a.grad += 10.0 * node.grad
+        b.grad += 20.0 * node.grad
+        c.grad += 30.0 * node.grad
+
+    node._backward = step
+    assert node._b is None and node.parents == (a, b, c)
+    root = 2.0 * node
+    for leaves in (True, False):
+        assert autograd.topological_order(root, leaves=leaves) == reference_order(root, leaves)
+    root.backward()
+    assert (a.grad, b.grad, c.grad) == (20.0, 40.0, 60.0)
+
+
+def test_squares_under_no_grad_are_a_leaf_without_a_note() -> None:
+    ps = [Value(3.0), Value(-4.0)]
+    with autograd.no_grad():
+        out = autograd.dot(ps, ps, 1.0)
+    assert out.is_leaf and out._b is None and out.data == 26.0
+    assert autograd.topological_order(out) == [out]
