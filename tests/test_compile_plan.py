@@ -14,6 +14,7 @@ import pytest
 from compilehelpers import assert_close, eager_batch
 
 import autograd
+import nn
 from autograd import Value
 from autograd.compile import register_vectorized
 
@@ -145,3 +146,34 @@ def test_a_rule_whose_result_ignores_the_shape_of_its_input(fresh_ops):
         return seven(w * x) * (w * x)
 
     assert_matches_eager(fn, 1, rows(10, 1, seed=7), [w])
+
+
+def test_a_layer_runs_as_one_layer_group_with_the_general_dot_groups_numbers(monkeypatch):
+    # Three layers (the last one node wide: its input gradient is an outer product)
+    # take LayerGroup's shortcut; forced onto the general DotGroup, the same plan must
+    # give the same bits, and both agree with the eager engine.
+    from autograd.compile import batch
+
+    model = nn.MLP(3, [4, 4, 1], activation="tanh", seed=3)
+    for p, v in zip(model.parameters(), np.random.default_rng(3).uniform(-1, 1, 41)):
+        p.data = v  # biases too (nn starts them at 0)
+
+    def fn(a, b, c):
+        return model([a, b, c])
+
+    data = rows(25, 3, seed=7)
+    params = model.parameters()
+    layered = assert_matches_eager(fn, 3, data, params)
+    assert [type(g).__name__ for g in layered._plan.groups if g.name == "dot"] == \
+        ["LayerGroup"] * 3
+    values, mean = layered(data), layered.backward(data)
+    grads = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+
+    monkeypatch.setattr(batch.LayerGroup, "fits", staticmethod(lambda terms, bias: False))
+    general = autograd.compile(fn, 3)
+    np.testing.assert_array_equal(general(data), values)
+    assert not any(type(g).__name__ == "LayerGroup" for g in general._plan.groups)
+    assert general.backward(data) == mean
+    assert [p.grad for p in params] == grads

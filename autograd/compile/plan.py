@@ -16,6 +16,7 @@ from .batch import (
     DotGroup,
     ElementwiseGroup,
     Group,
+    LayerGroup,
     Operand,
     SumGroup,
 )
@@ -305,7 +306,7 @@ def _make_group(name: str, param: Any, layout: tuple,
                 x = operand(xs, (g, len(xs)), x_layout)
             terms.append((w, x, shared))
         bias = operand([2 * n], (g,), layout[-1])
-        return DotGroup(terms, bias, full)
+        return (LayerGroup if LayerGroup.fits(terms, bias) else DotGroup)(terms, bias, full)
     if name == "sum" or (name in _CHAINS and len(layout) > 2):
         sum_classes: dict[tuple, list[int]] = {}
         for t, lay in enumerate(layout):
