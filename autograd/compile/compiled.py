@@ -80,7 +80,8 @@ class Compiled:
         """fn's value for every row of X (shape (batch, nargs)), as shape (batch,)."""
         X = self._as_batch(X)
         plan = self._prepare(X)
-        st, _ = self._forward(plan, X, keep=False)
+        with np.errstate(all="ignore"):
+            st, _ = self._forward(plan, X, keep=False)
         values = _output(plan, st).copy()
         self._last_arrays = st
         return values
@@ -96,19 +97,22 @@ class Compiled:
         X = self._as_batch(X)
         plan = self._prepare(X)
         batch = X.shape[0]
-        st, saved = self._forward(plan, X, keep=True)
-        values = _output(plan, st)
-        st.GS = np.zeros(plan.n_const)
-        st.grads = [None] * len(plan.sizes)
-        block, row = plan.root
-        seed = 1.0 / batch if reduction == "mean" else 1.0
-        if block < 0:
-            st.GS[row] = seed * batch  # every row holds the same value: its slopes add up
-        elif block > 0:  # (block 0: fn returned an input, with nothing behind it)
-            st.grads[block] = np.full((1, batch), seed)
         # Non-finite data give NaN or infinite slopes, as in the eager engine, without
-        # NumPy's warnings.
+        # NumPy's warnings (one errstate for both passes: entering one costs a
+        # noticeable share of a small batch's step).
         with np.errstate(all="ignore"):
+            st, saved = self._forward(plan, X, keep=True)
+            values = _output(plan, st)
+            st.GS = np.zeros(plan.n_const)
+            st.grads = [None] * len(plan.sizes)
+            block, row = plan.root
+            seed = 1.0 / batch if reduction == "mean" else 1.0
+            if block < 0:
+                st.GS[row] = seed * batch  # every row holds the same value: its slopes add up
+            elif block > 0:  # (block 0: fn returned an input, with nothing behind it)
+                # np.empty and fill: np.full is the same two calls behind a Python layer
+                seeds = st.grads[block] = np.empty((1, batch))
+                seeds.fill(seed)
             for group, state in zip(reversed(plan.groups), reversed(saved)):
                 if state is None:
                     continue
@@ -118,7 +122,7 @@ class Compiled:
         with _accumulating:
             for p, g in zip(plan.parameters, grads):
                 p._grad += g  # the slot: the public property would report a read
-        total = float(values.sum())
+        total = float(np.add.reduce(values))  # values.sum() without its Python layer
         self._last_arrays = (st, saved)
         return total / batch if reduction == "mean" else total
 
@@ -254,25 +258,26 @@ class Compiled:
         blocks[0] = np.ascontiguousarray(X.T)
         st = Stores(S, blocks, batch, plan.sizes)
         saved: list[Any] = []
-        with np.errstate(all="ignore"):  # domain problems are reported below, by row
-            for group in plan.groups:
-                try:
-                    state, out, invalid = group.forward(st)
-                except (ArithmeticError, ValueError):
-                    # A scalar fallback rule raised: name the row, as eager would.
-                    self._replay(X, batch - 1)
-                    raise
-                if invalid is not None and invalid.any():
-                    self._domain_error(X, group, invalid)
-                if group.out_const:
-                    S[group.out] = out[:, 0]
-                else:
-                    shape = (plan.sizes[group.block], batch)
-                    if out.shape != shape:  # a rule that ignores its inputs' shape
-                        out = np.broadcast_to(out, shape)
-                    blocks[group.block] = out
-                if keep:
-                    saved.append((state, out) if group.needed else None)
+        # The caller holds np.errstate(all='ignore'): domain problems are reported below,
+        # by row.
+        for group in plan.groups:
+            try:
+                state, out, invalid = group.forward(st)
+            except (ArithmeticError, ValueError):
+                # A scalar fallback rule raised: name the row, as eager would.
+                self._replay(X, batch - 1)
+                raise
+            if invalid is not None and invalid.any():
+                self._domain_error(X, group, invalid)
+            if group.out_const:
+                S[group.out] = out[:, 0]
+            else:
+                shape = (plan.sizes[group.block], batch)
+                if out.shape != shape:  # a rule that ignores its inputs' shape
+                    out = np.broadcast_to(out, shape)
+                blocks[group.block] = out
+            if keep:
+                saved.append((state, out) if group.needed else None)
         return st, saved
 
     def _domain_error(self, X: np.ndarray, group: Group, invalid: np.ndarray) -> None:
