@@ -463,9 +463,11 @@ class LayerGroup(DotGroup):
                  parent_locations: list[list[tuple[bool, int, int]]]) -> None:
         super().__init__(terms, bias, parent_locations)
         (w, x, _), = terms
-        self.weights, self.inputs = w, x
-        self.w_slots, self.w_shape, self.b_slots = w.index, w.shape, bias.index
-        self.x_block, self.x_rows = x.block, x.rows
+        self.inputs = x
+        # Read with one attribute lookup per call: in a step of a few groups, a lookup per
+        # view shows (the inline forms below save ~10 us of a 1,000-row moons step).
+        self.layout = (w.index, w.shape, bias.index, x.block, x.rows)
+        self.flows = (w.grad, x.grad, bias.grad)
 
     @staticmethod
     def fits(terms: list[tuple[Operand, Operand, bool]], bias: Operand) -> bool:
@@ -477,20 +479,30 @@ class LayerGroup(DotGroup):
                 and isinstance(x.rows, slice) and x.merge is None)
 
     def forward(self, st: Stores) -> tuple[Any, np.ndarray, Any]:
+        w_slots, w_shape, b_slots, x_block, x_rows = self.layout
         S = st.S
-        W = S[self.w_slots].reshape(self.w_shape)  # (g, k)
-        X = st.blocks[self.x_block][self.x_rows]   # (k, batch)
+        W = S[w_slots].reshape(w_shape)     # (g, k)
+        X = st.blocks[x_block][x_rows]      # (k, batch)
         total = W @ X
-        total += S[self.b_slots][:, None]
+        total += S[b_slots][:, None]
+        # `_fsum_failures`'s first test, inline: it passes but for non-finite results.
+        if math.isfinite(np.add.reduce(total, axis=None)):
+            return ((W, X),), total, None
         return ((W, X),), total, self._fsum_failures(st, total)
 
     def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
         (W, X), = saved
+        w_slots, w_shape, b_slots, x_block, _ = self.layout
+        w_grad, x_grad, b_grad = self.flows
         GS = st.GS
-        if self.weights.grad:
-            view = GS[self.w_slots].reshape(self.w_shape)
+        if w_grad:
+            view = GS[w_slots].reshape(w_shape)
             view += gout @ X.T  # (g, batch) @ (batch, k): summed over the batch already
-        if self.inputs.grad:
-            self.inputs.add(st, _layer_input_gradient(W, gout), True)
-        if self.bias.grad:
-            GS[self.b_slots] += np.add.reduce(gout, axis=-1)
+        if x_grad:
+            inputs = self.inputs
+            if inputs.modes[0] == OWN:  # all of the block's rows, its first gradient
+                st.grads[x_block] = _layer_input_gradient(W, gout)  # (k, batch), new
+            else:
+                inputs.add(st, _layer_input_gradient(W, gout), True)
+        if b_grad:
+            GS[b_slots] += np.add.reduce(gout, axis=-1)
