@@ -9,6 +9,8 @@ blocks, all arrive.  Every number is compared with the eager engine on the same 
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from compilehelpers import assert_close, eager_batch
@@ -177,3 +179,129 @@ def test_a_layer_runs_as_one_layer_group_with_the_general_dot_groups_numbers(mon
     assert not any(type(g).__name__ == "LayerGroup" for g in general._plan.groups)
     assert general.backward(data) == mean
     assert [p.grad for p in params] == grads
+
+
+def _unchained(monkeypatch):
+    """Plans as they were before layers ran as chains: every group on its own."""
+    from autograd.compile import plan as planning
+
+    monkeypatch.setattr(planning, "_chain_layers",
+                        lambda groups, readers, sizes, root_block: list(groups))
+
+
+def _steps(c):
+    return [type(step).__name__ for step in c._plan.steps]
+
+
+def _mlp(activation, sizes=(4, 4, 1), seed=3):
+    model = nn.MLP(2, list(sizes), activation=activation, seed=seed)
+    rng = np.random.default_rng(seed)
+    for p in model.parameters():
+        p.data = rng.uniform(-1.0, 1.0)  # biases too (nn starts them at 0)
+    return model
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid"])
+def test_a_networks_layers_run_as_one_chain_with_the_groups_numbers(monkeypatch, activation):
+    # dot, act, dot, act, dot run as one LayerChain: the same NumPy calls as the five
+    # groups, so the same bits, and eager's numbers.
+    model = _mlp(activation)
+
+    def fn(a, b, label):
+        return (1.0 - label * model([a, b])).relu()
+
+    data = np.column_stack([rows(40, 2, seed=8), np.where(rows(40, 1, seed=9) > 0, 1.0, -1.0)])
+    params = model.parameters()
+    chained = assert_matches_eager(fn, 3, data, params)
+    assert _steps(chained)[0] == "LayerChain" and len(chained._plan.steps) == 4
+    assert [op for _, op, _ in chained.groups][:5] == ["dot", activation, "dot", activation, "dot"]
+    values, mean = chained(data), chained.backward(data)
+    grads = [p.grad for p in params]
+    for p in params:
+        p.grad = 0.0
+
+    _unchained(monkeypatch)
+    separate = autograd.compile(fn, 3)
+    np.testing.assert_array_equal(separate(data), values)
+    assert "LayerChain" not in _steps(separate)
+    assert separate.backward(data) == mean
+    assert [p.grad for p in params] == grads
+
+
+def test_an_l2_penalty_between_the_layers_runs_first_and_the_chain_still_forms():
+    # The batch-constant groups of nn.l2_penalty are scheduled between the layers; they
+    # touch no block, so they run before the chain.
+    model = _mlp("relu", seed=4)
+    params = model.parameters()
+
+    def fn(a, b):
+        return model([a, b]).tanh() + nn.l2_penalty(params, 1e-3)
+
+    c = assert_matches_eager(fn, 2, rows(30, 2, seed=10), params)
+    steps = _steps(c)
+    assert "LayerChain" in steps
+    chain = c._plan.steps[steps.index("LayerChain")]
+    assert len(chain.stages) == 3
+    assert all(step.out_const for step in c._plan.steps[:steps.index("LayerChain")])
+
+
+def test_a_layer_whose_output_is_read_elsewhere_ends_the_chain():
+    # h, the first activation, is also read by the '+': the chain stops before the layer
+    # that reads h, and the numbers stay eager's.
+    first, second = _mlp("tanh", sizes=(3, 1), seed=5).layers  # first: tanh, second: linear
+
+    def fn(a, b):
+        h = first([a, b])
+        return second(h) + h[0]
+
+    c = assert_matches_eager(fn, 2, rows(25, 2, seed=11), first.parameters() + second.parameters())
+    chain, = [step for step in c._plan.steps if type(step).__name__ == "LayerChain"]
+    assert [(layer.name, act.name) for layer, act in chain.stages] == [("dot", "tanh")]
+
+
+def test_an_activation_with_a_domain_is_not_chained():
+    # log can fail (and must name its row): it runs as its own group.
+    model = _mlp("relu", sizes=(3,), seed=7)
+
+    def fn(a, b):
+        return autograd.sum_values([v.exp().log() for v in model([a, b])])
+
+    c = assert_matches_eager(fn, 2, rows(20, 2, seed=12), model.parameters())
+    for step in c._plan.steps:
+        if type(step).__name__ == "LayerChain":
+            assert all(act is None or act.name == "relu" for _, act in step.stages)
+
+
+def test_a_sum_that_fails_inside_a_chain_names_the_row_as_the_groups_did(monkeypatch):
+    # The second layer's exact sum overflows on row 2 only: the chain reports it as the
+    # dot group did, with eager's message and the row.
+    model = _mlp("relu", sizes=(2, 1), seed=8)
+    (w00, w01, b0), (w10, w11, b1), (v0, v1, c0) = (n.parameters() for layer in model.layers
+                                                     for n in layer.neurons)
+    for p, value in zip((w00, w01, b0, w10, w11, b1, v0, v1, c0),
+                        (0.2, 0.0, 0.0, 0.0, 0.2, 0.0, 1e308, 1e308, 0.0)):
+        p.data = value
+
+    def fn(a, b):
+        return model([a, b])
+
+    # Row 2: h = (0.9, 0.9), and 0.9e308 + 0.9e308 is beyond the largest float; a
+    # product that is already infinite (row 4) is no failure, as in eager: without row 2
+    # the chain runs on to eager's infinite value.
+    X = np.array([[0.0, 0.0], [1e-3, 0.0], [4.5, 4.5], [0.0, 1e-3], [1e10, 0.0]])
+    fine = np.vstack([X[[0, 1, 3, 4]], [[math.inf, 0.0]]])  # and an infinite h, first
+    got = autograd.compile(fn, 2)(fine)
+    np.testing.assert_array_equal(got, [fn(*[Value(v) for v in row]).data for row in fine])
+    assert got[3] == math.inf
+    c = autograd.compile(fn, 2, first_check=1)
+    with pytest.raises(autograd.DomainError) as chained_error:
+        c.backward(X)
+    assert "LayerChain" in _steps(c)
+    with pytest.raises(autograd.DomainError) as eager_error:
+        fn(*[Value(v) for v in X[2]])
+    assert str(chained_error.value) == f"{eager_error.value} (in row 2 of the batch)"
+    _unchained(monkeypatch)
+    with pytest.raises(autograd.DomainError) as separate_error:
+        autograd.compile(fn, 2, first_check=1).backward(X)
+    assert str(separate_error.value) == str(chained_error.value)
+

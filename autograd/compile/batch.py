@@ -22,7 +22,7 @@ from ..engine import OPS
 from .rules import VECTORIZED
 
 __all__ = ["Stores", "Operand", "Group", "ElementwiseGroup", "SumGroup", "DotGroup",
-           "ConstantDotGroup", "LayerGroup", "rows_of",
+           "ConstantDotGroup", "LayerGroup", "LayerChain", "rows_of",
            "OWN", "ZEROS", "ADD"]
 
 OWN, ZEROS, ADD = "own", "zeros", "add"
@@ -506,3 +506,82 @@ class LayerGroup(DotGroup):
                 inputs.add(st, _layer_input_gradient(W, gout), True)
         if b_grad:
             GS[b_slots] += np.add.reduce(gout, axis=-1)
+
+
+class LayerChain(Group):
+    """Consecutive groups that are a network's layers and their activations (dot, relu,
+    dot, relu, dot, say), run as one group: each stage hands its array straight to the
+    next, with nothing in between to look up, so a small network's step is spent in its
+    NumPy calls.  The calls are the stages' own (`LayerGroup`'s and the activation
+    rule's), in the same order, so the numbers are the same bits; see `make_plan` for
+    when groups form a chain.  Only dot stages can find a domain problem (activations
+    with a domain are left out of chains), so the chain is named after them.
+    """
+
+    def __init__(self, stages: list[tuple[LayerGroup, ElementwiseGroup | None]]) -> None:
+        self.stages = stages
+        self.name = "dot"
+        last_layer, last_act = stages[-1]
+        end = last_act if last_act is not None else last_layer
+        self.out_const, self.out, self.block = False, end.out, end.block
+        self.depth = end.depth
+        self.needed = True
+        self.first = stages[0][0]
+
+    def operands(self) -> list[Operand]:
+        return self.first.operands()
+
+    def forward(self, st: Stores) -> tuple[Any, np.ndarray, Any]:
+        S, blocks = st.S, st.blocks
+        _, _, _, x_block, x_rows = self.first.layout
+        X = blocks[x_block][x_rows]
+        saved = []
+        for layer, act in self.stages:
+            w_slots, w_shape, b_slots, _, _ = layer.layout
+            W = S[w_slots].reshape(w_shape)
+            z = W @ X
+            z += S[b_slots][:, None]
+            blocks[layer.block] = z  # where a replayed sum (and any later reader) looks
+            if not math.isfinite(np.add.reduce(z, axis=None)):
+                invalid = layer._fsum_failures(st, z)
+                if invalid is not None and invalid.any():
+                    return saved, z, invalid
+            if act is None:
+                saved.append((W, X, z, None))
+                X = z
+                continue
+            a = act.rule.forward(z, act.param)
+            if a.shape != z.shape:  # a rule that ignores its input's shape
+                a = np.broadcast_to(a, z.shape)
+            blocks[act.block] = a
+            saved.append((W, X, z, a))
+            X = a
+        return saved, X, None
+
+    def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
+        # The stages' backward steps, last stage first, as the separate groups take them:
+        # the activation's slope written over the gradient (nothing else reads it), the
+        # layer's weights, its input, its bias.
+        GS = st.GS
+        first = self.first
+        for (layer, act), (W, X, z, a) in zip(reversed(self.stages), reversed(saved)):
+            if act is not None:
+                local, = act.rule.derivative(z, a, act.param)
+                if not (isinstance(local, (int, float)) and local == 1.0):
+                    np.multiply(gout, local, out=gout)
+            w_slots, w_shape, b_slots, x_block, _ = layer.layout
+            w_grad, x_grad, b_grad = layer.flows
+            if w_grad:
+                view = GS[w_slots].reshape(w_shape)
+                view += gout @ X.T
+            gin = None
+            if layer is not first:
+                gin = _layer_input_gradient(W, gout)
+            elif x_grad:
+                if layer.inputs.modes[0] == OWN:
+                    st.grads[x_block] = _layer_input_gradient(W, gout)
+                else:
+                    layer.inputs.add(st, _layer_input_gradient(W, gout), True)
+            if b_grad:
+                GS[b_slots] += np.add.reduce(gout, axis=-1)
+            gout = gin

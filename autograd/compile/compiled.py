@@ -111,7 +111,7 @@ class Compiled:
                 # np.empty and fill: np.full is the same two calls behind a Python layer
                 seeds = st.grads[block] = np.empty((1, batch))
                 seeds.fill(seed)
-            for group, state in zip(reversed(plan.groups), reversed(saved)):
+            for group, state in zip(reversed(plan.steps), reversed(saved)):
                 if state is None:
                     continue
                 gout = st.GS[group.out][:, None] if group.out_const else st.grads[group.block]
@@ -258,7 +258,7 @@ class Compiled:
         saved: list[Any] = []
         # The caller holds np.errstate(all='ignore'): domain problems are reported below,
         # by row.
-        for group in plan.groups:
+        for group in plan.steps:
             try:
                 state, out, invalid = group.forward(st)
             except (ArithmeticError, ValueError):

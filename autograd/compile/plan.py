@@ -16,6 +16,7 @@ from .batch import (
     DotGroup,
     ElementwiseGroup,
     Group,
+    LayerChain,
     LayerGroup,
     Operand,
     SumGroup,
@@ -42,6 +43,7 @@ class Plan:
     const_template: np.ndarray  # S with the constants filled in
     sizes: list[int]            # rows of each block (block 0: the columns of X)
     root: tuple[int, int]       # where fn's value lives: (block, row), block -1: S slot
+    steps: list[Group]          # what runs: the groups, consecutive layers as one chain
 
 
 _LEAVES = ("input", "parameter", "constant")
@@ -185,6 +187,7 @@ def make_plan(sig: list[tuple], parameters: list[Value], param_ids: frozenset[in
 
     groups: list[Group] = []
     sizes = [nargs]
+    readers: dict[int, set[int]] = {}  # block: the groups that read it
     for members in schedule:
         out_const = const[members[0]]
         if out_const:
@@ -200,8 +203,12 @@ def make_plan(sig: list[tuple], parameters: list[Value], param_ids: frozenset[in
             for k, i in enumerate(members):
                 where[i] = (block, k)
         name, param, layout = key[members[0]]
+        locations = [[where[p] for p in parents[i]] for i in members]
+        for node in locations:
+            for b, _ in node:
+                readers.setdefault(b, set()).add(len(groups))
         group = _make_group(name, None if param is None else float.fromhex(param), layout,
-                            [[where[p] for p in parents[i]] for i in members])
+                            locations)
         group.out_const, group.out, group.block = out_const, out, block
         group.depth = max(depth[i] for i in members)
         groups.append(group)
@@ -212,7 +219,82 @@ def make_plan(sig: list[tuple], parameters: list[Value], param_ids: frozenset[in
     const_template.flags.writeable = False  # each call copies it
     root = where[n - 1]
     _plan_writes(groups, sizes, root[0])
-    return Plan(sig, parameters, param_ids, groups, n_const, const_template, sizes, root)
+    steps = _chain_layers(groups, readers, sizes, root[0])
+    return Plan(sig, parameters, param_ids, groups, n_const, const_template, sizes, root,
+                steps)
+
+
+def _chain_layers(groups: list[Group], readers: dict[int, set[int]], sizes: list[int],
+                  root_block: int) -> list[Group]:
+    """The groups as they run: runs of consecutive groups that form a network's layers
+    (a `LayerGroup`, its activation, the next `LayerGroup` on that, ...) become one
+    `LayerChain`.
+
+    A stage's array may go on only to the next stage: a block inside the chain is read
+    by that stage alone, covers its whole block, and is not fn's value; every stage
+    passes gradients on, and an activation is a one-operand rule without a domain
+    check.  Batch-constant groups (an L2 penalty's) may sit between stages: they touch
+    no block, so they run before the chain.  The chain computes what the groups did,
+    with the same NumPy calls; only a parameter's gradient may then receive its
+    contributions in another order (the same sum, to rounding, as eager's).
+    """
+
+    def whole(operand: Operand, block: int) -> bool:
+        rows = operand.rows
+        return (operand.block == block and isinstance(rows, slice) and rows.start == 0
+                and rows.stop == sizes[block] and operand.merge is None
+                and not operand.reshape and operand.grad)
+
+    def private(block: int, reader: int) -> bool:  # only `reader` reads it
+        return block != root_block and readers.get(block, set()) == {reader}
+
+    def activation(k: int, layer: LayerGroup) -> bool:
+        if k >= len(groups) or not isinstance(groups[k], ElementwiseGroup):
+            return False
+        act = groups[k]
+        return (len(act.args) == 1 and act.rule.invalid is None and act.needed
+                and not act.out_const and whole(act.args[0], layer.block)
+                and private(layer.block, k))
+
+    def next_per_row(k: int) -> int:  # batch-constant groups between stages run first
+        while k < len(groups) and groups[k].out_const:
+            k += 1
+        return k
+
+    steps: list[Group] = []
+    done: set[int] = set()
+    for k, group in enumerate(groups):
+        if k in done:
+            continue
+        stages: list[tuple[LayerGroup, ElementwiseGroup | None]] = []
+        members: list[int] = []
+        j = k
+        while j < len(groups) and isinstance(groups[j], LayerGroup) and groups[j].needed:
+            layer = groups[j]
+            if stages:  # on the previous activation's whole block, read by it alone
+                act_block = stages[-1][1].block  # type: ignore[union-attr]
+                if not (whole(layer.inputs, act_block) and private(act_block, j)):
+                    break
+            a = next_per_row(j + 1)
+            if not activation(a, layer):
+                stages.append((layer, None))
+                members.append(j)
+                break
+            stages.append((layer, groups[a]))  # type: ignore[arg-type]
+            members += [j, a]
+            j = next_per_row(a + 1)
+        if len(stages) > 1 or (stages and stages[0][1] is not None):
+            # Run where its last stage ran: whatever the stages read is ready by then
+            # (the batch-constant groups in between, a weight computed there, included).
+            for i in range(k, members[-1] + 1):
+                if i not in members:
+                    steps.append(groups[i])
+                    done.add(i)
+            steps.append(LayerChain(stages))
+            done.update(members)
+        else:
+            steps.append(group)
+    return steps
 
 
 def _parameter_order(sig: list[tuple], parents: list[tuple[int, ...]],
