@@ -162,3 +162,36 @@ def test_fn_calling_its_own_compiled_function_while_recorded_is_refused():
     holder.append(autograd.compile(calls_itself, 1))
     with pytest.raises(RuntimeError, match="called its own compiled function"):
         holder[0](np.array([[1.0], [2.0]]))
+
+
+def test_four_threads_run_one_chained_plan_at_once_with_their_own_batches():
+    # The network's layers run as one LayerChain; each thread gives it batches of its own
+    # size (3 to 1,100 rows, on both sides of the size whose arrays a call keeps),
+    # forward only and with gradients: every value, mean and gradient is eager's on those rows.
+    model = nn.MLP(2, [16, 16, 1], activation="tanh", seed=7)
+    params = model.parameters()
+
+    def example_loss(a: Value, b: Value, label: Value) -> Value:
+        return (1.0 - label * model([a, b])).relu()
+
+    rng = np.random.default_rng(7)
+    batches = [np.column_stack([rng.normal(size=(n, 2)), rng.choice([-1.0, 1.0], size=n)])
+               for n in (3, 40, 1100, 1023)]
+    expected = [eager_batch(example_loss, X, params) for X in batches]
+    c = autograd.compile(example_loss, 3)
+    c(batches[0])  # recorded before the race: the race is over running the plan
+    assert any(type(step).__name__ == "LayerChain" for step in c._plan.steps)
+
+    def work(k: int) -> list[tuple[np.ndarray, float]]:
+        X = batches[k]
+        return [(c(X), c.backward(X)) for _ in range(3)]
+
+    for k, result in enumerate(run_together(work)):
+        assert not isinstance(result, Exception), repr(result)
+        values, mean, _ = expected[k]
+        for got_values, got_mean in result:
+            np.testing.assert_allclose(got_values, values, rtol=RTOL, atol=1e-15)
+            np.testing.assert_allclose(got_mean, mean, rtol=RTOL)
+    # Each thread's three calls added d mean / d p of its batch: all of them arrived.
+    total = 3 * sum(grads for _, _, grads in expected)
+    np.testing.assert_allclose([p.grad for p in params], total, rtol=1e-11, atol=1e-15)

@@ -116,11 +116,13 @@ class Compiled:
                     continue
                 gout = st.GS[group.out][:, None] if group.out_const else st.grads[group.block]
                 group.backward(st, state[0], state[1], gout)
+            # values.sum() without its Python layer; inside the errstate too: finite
+            # values whose sum is beyond the largest float give inf, without a warning.
+            total = float(np.add.reduce(values))
         grads = st.GS[:len(plan.parameters)].tolist()
         with _accumulating:
             for p, g in zip(plan.parameters, grads):
                 p._grad += g  # the slot: the public property would report a read
-        total = float(np.add.reduce(values))  # values.sum() without its Python layer
         self._keep(plan, batch, (st, saved))
         return total / batch if reduction == "mean" else total
 
