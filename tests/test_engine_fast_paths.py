@@ -473,3 +473,29 @@ def test_squares_under_no_grad_are_a_leaf_without_a_note() -> None:
         out = autograd.dot(ps, ps, 1.0)
     assert out.is_leaf and out._b is None and out.data == 26.0
     assert autograd.topological_order(out) == [out]
+
+
+def test_squares_of_a_list_with_a_repeated_leaf_whose_backward_was_assigned() -> None:
+    """ps = [a, b, a]: a listed twice, given a `_backward` function (on a leaf, as in
+    micrograd, never called), and used afterwards as an interior node's parent. The node
+    keeps its note (a is still a leaf), and every number is the closed form's:
+    n = 2a^2 + b^2 + c, root = n ab + a."""
+    a, b, c = Value(1.5), Value(-2.0), Value(0.25)
+    called = []
+    a._backward = lambda: called.append(a)
+    node = squares_node([a, b, a], c)
+    h = a * b  # a becomes the parent of an interior node: it stays a leaf
+    root = node * h + a
+    assert a.is_leaf and node._b is engine._SQUARES_OF_LEAVES
+    n = 2 * 1.5 ** 2 + (-2.0) ** 2 + 0.25
+    assert node.data == n
+    for leaves in (True, False):
+        assert autograd.topological_order(root, leaves=leaves) == reference_order(root, leaves)
+    root.backward()
+    assert (a.grad, b.grad, c.grad) == (4 * 1.5 * 1.5 * -2.0 + n * -2.0 + 1.0,
+                                       2 * -2.0 * 1.5 * -2.0 + n * 1.5, 1.5 * -2.0)
+    assert not called
+    # Second derivatives through the same node: d2n/da2 = 4, d2n/db2 = 2.
+    first = autograd.grad(node, [a, b], create_graph=True)
+    assert [g.data for g in first] == [4 * 1.5, 2 * -2.0]
+    assert autograd.grad(first[0], a) == 4.0 and autograd.grad(first[1], b) == 2.0
