@@ -669,3 +669,25 @@ def test_rows_whose_values_add_up_beyond_the_largest_float_give_inf_without_a_wa
         np.testing.assert_array_equal(c(X), [1e308, 1.5e308])
         assert c.backward(X, reduction=reduction) == math.inf
     assert w.grad == (2.5 if reduction == "sum" else 1.25)
+
+
+@pytest.mark.parametrize("also_read", ["nothing", "x0", "x2"])
+def test_a_chain_whose_inputs_are_computed_in_fn_passes_their_gradient_on(also_read):
+    # The network reads tanh(u a), tanh(u b): its first stage's input gradient becomes
+    # that block's gradient ('own'), or, when the loss reads the block too (its group runs
+    # later, so backward reaches the block first), is added to it ('add'): to all of it,
+    # or to the network's two rows of three (x2, tanh(v a), lives in the same block).
+    model = _mlp("tanh", seed=44)
+    u, v = Value(0.8), Value(-0.3)
+
+    def fn(a, b):
+        x = [(u * a).tanh(), (u * b).tanh(), (v * a).tanh()]
+        if also_read == "nothing":
+            return model(x[:2])
+        return model(x[:2]) + x[0] if also_read == "x0" else model(x[:2]) * x[2]
+
+    params = model.parameters() + [u] + ([v] if also_read == "x2" else [])
+    c = assert_matches_eager(fn, 2, rows(20, 2, seed=45), params)
+    chain, = [s for s in c._plan.steps if type(s).__name__ == "LayerChain"]
+    assert len(chain.stages) == 3
+    assert chain.first.inputs.modes == (["own"] if also_read == "nothing" else ["add"])
