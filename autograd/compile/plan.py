@@ -248,13 +248,14 @@ def _chain_layers(groups: list[Group], readers: dict[int, set[int]], sizes: list
     def private(block: int, reader: int) -> bool:  # only `reader` reads it
         return block != root_block and readers.get(block, set()) == {reader}
 
-    def activation(k: int, layer: LayerGroup) -> bool:
-        if k >= len(groups) or not isinstance(groups[k], ElementwiseGroup):
-            return False
-        act = groups[k]
-        return (len(act.args) == 1 and act.rule.invalid is None and act.needed
-                and not act.out_const and whole(act.args[0], layer.block)
-                and private(layer.block, k))
+    def activation(k: int, layer: LayerGroup) -> ElementwiseGroup | None:
+        """Group k, if it is the layer's activation as a chain needs it."""
+        act = groups[k] if k < len(groups) else None
+        if (isinstance(act, ElementwiseGroup) and len(act.args) == 1
+                and act.rule.invalid is None and act.needed and not act.out_const
+                and whole(act.args[0], layer.block) and private(layer.block, k)):
+            return act
+        return None
 
     def next_per_row(k: int) -> int:  # batch-constant groups between stages run first
         while k < len(groups) and groups[k].out_const:
@@ -269,19 +270,22 @@ def _chain_layers(groups: list[Group], readers: dict[int, set[int]], sizes: list
         stages: list[tuple[LayerGroup, ElementwiseGroup | None]] = []
         members: list[int] = []
         j = k
+        previous: ElementwiseGroup | None = None  # the last stage's activation
         while j < len(groups) and isinstance(groups[j], LayerGroup) and groups[j].needed:
             layer = groups[j]
-            if stages:  # on the previous activation's whole block, read by it alone
-                act_block = stages[-1][1].block  # type: ignore[union-attr]
-                if not (whole(layer.inputs, act_block) and private(act_block, j)):
-                    break
+            # After the first stage: on the previous activation's whole block, read by
+            # this layer alone.
+            if previous is not None and not (whole(layer.inputs, previous.block)
+                                             and private(previous.block, j)):
+                break
             a = next_per_row(j + 1)
-            if not activation(a, layer):
-                stages.append((layer, None))
+            act = activation(a, layer)
+            stages.append((layer, act))
+            if act is None:
                 members.append(j)
                 break
-            stages.append((layer, groups[a]))  # type: ignore[arg-type]
             members += [j, a]
+            previous = act
             j = next_per_row(a + 1)
         if len(stages) > 1 or (stages and stages[0][1] is not None):
             # Run where its last stage ran: whatever the stages read is ready by then
