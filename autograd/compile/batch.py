@@ -479,33 +479,47 @@ class LayerGroup(DotGroup):
                 and isinstance(x.rows, slice) and x.merge is None)
 
     def forward(self, st: Stores) -> tuple[Any, np.ndarray, Any]:
-        w_slots, w_shape, b_slots, x_block, x_rows = self.layout
+        _, _, _, x_block, x_rows = self.layout
+        X = st.blocks[x_block][x_rows]      # (k, batch)
+        W, total, invalid = self.run(st, X)
+        return ((W, X),), total, invalid
+
+    def run(self, st: Stores, X: np.ndarray) -> tuple[np.ndarray, np.ndarray, Any]:
+        """(W, W @ X + b, where the engine's exact sum fails or None) for inputs X."""
+        w_slots, w_shape, b_slots, _, _ = self.layout
         S = st.S
         W = S[w_slots].reshape(w_shape)     # (g, k)
-        X = st.blocks[x_block][x_rows]      # (k, batch)
         total = W @ X
         total += S[b_slots][:, None]
         # `_fsum_failures`'s first test, inline: it passes but for non-finite results.
         if math.isfinite(np.add.reduce(total, axis=None)):
-            return ((W, X),), total, None
-        return ((W, X),), total, self._fsum_failures(st, total)
+            return W, total, None
+        return W, total, self._fsum_failures(st, total)
 
     def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
         (W, X), = saved
+        self.run_back(st, W, X, gout, True)
+
+    def run_back(self, st: Stores, W: np.ndarray, X: np.ndarray, gout: np.ndarray,
+                 hand_over: bool) -> np.ndarray | None:
+        """Add the weights' and the bias's gradients into GS.  The inputs' gradient goes
+        to the inputs' block (`hand_over`) or is returned (to a chain's next stage)."""
         w_slots, w_shape, b_slots, x_block, _ = self.layout
         w_grad, x_grad, b_grad = self.flows
         GS = st.GS
         if w_grad:
             view = GS[w_slots].reshape(w_shape)
             view += gout @ X.T  # (g, batch) @ (batch, k): summed over the batch already
-        if x_grad:
-            inputs = self.inputs
-            if inputs.modes[0] == OWN:  # all of the block's rows, its first gradient
-                st.grads[x_block] = _layer_input_gradient(W, gout)  # (k, batch), new
-            else:
-                inputs.add(st, _layer_input_gradient(W, gout), True)
+        gin = _layer_input_gradient(W, gout) if x_grad else None  # (k, batch), new
         if b_grad:
             GS[b_slots] += np.add.reduce(gout, axis=-1)
+        if gin is None or not hand_over:
+            return gin
+        if self.inputs.modes[0] == OWN:  # all of the block's rows, its first gradient
+            st.grads[x_block] = gin
+        else:
+            self.inputs.add(st, gin, True)
+        return None
 
 
 class LayerChain(Group):
@@ -532,20 +546,15 @@ class LayerChain(Group):
         return self.first.operands()
 
     def forward(self, st: Stores) -> tuple[Any, np.ndarray, Any]:
-        S, blocks = st.S, st.blocks
+        blocks = st.blocks
         _, _, _, x_block, x_rows = self.first.layout
         X = blocks[x_block][x_rows]
         saved = []
         for layer, act in self.stages:
-            w_slots, w_shape, b_slots, _, _ = layer.layout
-            W = S[w_slots].reshape(w_shape)
-            z = W @ X
-            z += S[b_slots][:, None]
+            W, z, invalid = layer.run(st, X)
+            if invalid is not None and invalid.any():
+                return saved, z, invalid
             blocks[layer.block] = z  # where a replayed sum (and any later reader) looks
-            if not math.isfinite(np.add.reduce(z, axis=None)):
-                invalid = layer._fsum_failures(st, z)
-                if invalid is not None and invalid.any():
-                    return saved, z, invalid
             if act is None:
                 saved.append((W, X, z, None))
                 X = z
@@ -560,28 +569,15 @@ class LayerChain(Group):
 
     def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
         # The stages' backward steps, last stage first, as the separate groups take them:
-        # the activation's slope written over the gradient (nothing else reads it), the
-        # layer's weights, its input, its bias.
-        GS = st.GS
+        # the activation's slope written over the gradient (nothing else reads it), then
+        # the layer's.
         first = self.first
         for (layer, act), (W, X, z, a) in zip(reversed(self.stages), reversed(saved)):
             if act is not None:
                 local, = act.rule.derivative(z, a, act.param)
                 if not (isinstance(local, (int, float)) and local == 1.0):
                     np.multiply(gout, local, out=gout)
-            w_slots, w_shape, b_slots, x_block, _ = layer.layout
-            w_grad, x_grad, b_grad = layer.flows
-            if w_grad:
-                view = GS[w_slots].reshape(w_shape)
-                view += gout @ X.T
-            gin = None
-            if layer is not first:
-                gin = _layer_input_gradient(W, gout)
-            elif x_grad:
-                if layer.inputs.modes[0] == OWN:
-                    st.grads[x_block] = _layer_input_gradient(W, gout)
-                else:
-                    layer.inputs.add(st, _layer_input_gradient(W, gout), True)
-            if b_grad:
-                GS[b_slots] += np.add.reduce(gout, axis=-1)
-            gout = gin
+            passed = layer.run_back(st, W, X, gout, layer is first)
+            if passed is None:  # the first stage handed it over (or its inputs need none)
+                return
+            gout = passed
