@@ -292,6 +292,11 @@ class _NaryGroup(Group):
         # 1,000-row step's 16-node layer (np.add.reduce: 6 us).
         if not self.checks_fsum or math.isfinite(np.add.reduce(out, axis=None)):
             return None
+        return self._replayed_failures(st, out)
+
+    def _replayed_failures(self, st: Stores, out: np.ndarray) -> Any:
+        """Where the engine's scalar rule fails, among the entries of `out` that are
+        not finite (None if none is): the rare rest after `_fsum_failures`'s first test."""
         suspects = ~np.isfinite(out)
         if not suspects.any():
             return None
@@ -494,7 +499,7 @@ class LayerGroup(DotGroup):
         # `_fsum_failures`'s first test, inline: it passes but for non-finite results.
         if math.isfinite(np.add.reduce(total, axis=None)):
             return W, total, None
-        return W, total, self._fsum_failures(st, total)
+        return W, total, self._replayed_failures(st, total)
 
     def backward(self, st: Stores, saved: Any, out: np.ndarray, gout: np.ndarray) -> None:
         (W, X), = saved
